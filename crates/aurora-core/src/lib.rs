@@ -1,0 +1,15 @@
+//! Aurora's domain: identifiers, validated values, accounts, and the ports (traits) through which
+//! every other crate reaches storage and secrets.
+//!
+//! This crate does no IO and depends on no IO crate. Implementations of the ports live in
+//! `aurora-store`; only the `aurora` binary decides which implementation runs.
+
+pub mod credentials;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ports;
+pub mod secrets;
+
+pub use error::{SecretError, StoreError};
+pub use ids::{OrgId, TokenId, UserId};

@@ -1,0 +1,82 @@
+//! Ports: the traits through which the rest of Aurora reaches the outside world. Implementations
+//! live in other crates and are chosen by the binary; callers hold `Arc<dyn Port>`.
+//!
+//! Every method that reads or writes tenant data takes an [`OrgId`]. The only lookups without one
+//! resolve a credential (a session id hash, an API token hash, a sign-in e-mail) into the user and
+//! organisation it belongs to.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::ids::{OrgId, TokenId, UserId};
+use crate::model::{ApiToken, Email, Org, Role, Session, User, UserCredentials};
+
+/// A user to create; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// An API token to record; only the hash of its value is given.
+#[derive(Clone, Debug)]
+pub struct NewApiToken {
+    pub user_id: UserId,
+    pub name: String,
+    pub token_hash: String,
+    pub prefix: String,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Organisations, users, sessions and API tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates the first organisation and its admin in one step. Fails with
+    /// [`StoreError::Conflict`] once Aurora has been set up, so that two racing first visits
+    /// cannot both become admin.
+    async fn create_first_admin(&self, org_name: &str, user: NewUser) -> Result<(Org, User), StoreError>;
+
+    /// Whether the first admin has been created.
+    async fn is_set_up(&self) -> Result<bool, StoreError>;
+
+    async fn create_org(&self, name: &str) -> Result<Org, StoreError>;
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
+    async fn get_org(&self, org: OrgId) -> Result<Org, StoreError>;
+
+    /// Fails with [`StoreError::Conflict`] when the e-mail is taken.
+    async fn create_user(&self, org: OrgId, user: NewUser) -> Result<User, StoreError>;
+    async fn get_user(&self, org: OrgId, id: UserId) -> Result<User, StoreError>;
+    async fn list_users(&self, org: OrgId) -> Result<Vec<User>, StoreError>;
+    /// Credential lookup for sign-in.
+    async fn find_credentials(&self, email: &Email) -> Result<Option<UserCredentials>, StoreError>;
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Credential lookup: the unexpired session with this id hash, and its user.
+    async fn find_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<Option<(Session, User)>, StoreError>;
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Removes expired sessions; returns how many.
+    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    async fn create_api_token(&self, org: OrgId, token: NewApiToken) -> Result<ApiToken, StoreError>;
+    /// The tokens of one user, newest first, revoked ones included.
+    async fn list_api_tokens(&self, org: OrgId, user: UserId) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revokes one of the user's tokens; [`StoreError::NotFound`] if it is not theirs or is
+    /// already revoked.
+    async fn revoke_api_token(&self, org: OrgId, user: UserId, id: TokenId, now: OffsetDateTime) -> Result<ApiToken, StoreError>;
+    /// Credential lookup: the token with this hash (active or not) and its user.
+    async fn find_api_token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>, StoreError>;
+    async fn touch_api_token(&self, org: OrgId, id: TokenId, now: OffsetDateTime) -> Result<(), StoreError>;
+}
+
+/// The primary store. Later capabilities add their own sub-traits here.
+#[async_trait]
+pub trait Store: AccountStore + Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+
+    /// The database answers and every migration this build knows is applied.
+    async fn ready(&self) -> Result<(), StoreError>;
+}

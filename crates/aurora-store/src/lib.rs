@@ -1,0 +1,15 @@
+//! Storage for Aurora: the [`Store`](aurora_core::ports::Store) port over SQLite or PostgreSQL,
+//! and the local implementation of the [`SecretStore`](aurora_core::secrets::SecretStore) port.
+//!
+//! Both database backends share one set of portable queries (sqlx's `Any` driver with `$n`
+//! placeholders, ids as text, times as unix milliseconds) and each has its own migrations under
+//! `migrations/<backend>/`, applied at connect time. Backend-specific features (vector search,
+//! `SKIP LOCKED` queues) take the concrete pool of their backend.
+
+pub mod config;
+mod local_secrets;
+mod sql;
+
+pub use config::{DatabaseConfig, SecretsConfig};
+pub use local_secrets::{LocalSecretStore, SECRET_KEY_ENV};
+pub use sql::{Backend, ConnectError, SqlStore, redact_url};

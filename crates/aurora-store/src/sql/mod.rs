@@ -1,0 +1,217 @@
+//! The SQL store: one portable implementation over sqlx's `Any` driver for SQLite and
+//! PostgreSQL, with one migration set per backend.
+
+mod accounts;
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use aurora_core::StoreError;
+use aurora_core::ports::Store;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor, Row};
+use time::OffsetDateTime;
+
+use crate::config::DatabaseConfig;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported database.url {0:?}: use sqlite://<path> or postgres://user:password@host:port/db")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the database at {url}: {source}; check database.url and that the server is running")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot apply migrations to the database at {url}: {source}")]
+    Migrate {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
+}
+
+/// A [`Store`] over a SQLite or PostgreSQL connection pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    url: String,
+}
+
+impl SqlStore {
+    /// Opens a pool (creating a SQLite file if missing). Does not migrate: call
+    /// [`SqlStore::migrate`].
+    pub async fn connect(url: &str, config: &DatabaseConfig) -> Result<Self, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_url(url)))?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let mut options = AnyPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .acquire_timeout(config.connect_timeout);
+        if backend == Backend::Sqlite {
+            // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode except
+            // for the last transactions on power loss, which is SQLite's recommended setting.
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await.map_err(|source| ConnectError::Connect {
+            url: redact_url(&url),
+            source,
+        })?;
+        Ok(Self { pool, backend, url })
+    }
+
+    /// Applies this build's migrations that the database lacks.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        self.backend
+            .migrator()
+            .run(&self.pool)
+            .await
+            .map_err(|source| ConnectError::Migrate {
+                url: redact_url(&self.url),
+                source,
+            })
+    }
+
+    pub fn kind(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn display_url(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        let applied: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) AS version FROM _sqlx_migrations WHERE success = TRUE",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .and_then(|row| row.try_get("version"))
+        .map_err(|err| match err {
+            sqlx::Error::Database(_) => StoreError::NotMigrated(err.to_string()),
+            other => db_error(other),
+        })?;
+        let expected = self.backend.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        if applied < expected {
+            return Err(StoreError::NotMigrated(format!(
+                "schema version {applied}, this build needs {expected}: run `aurora migrate`"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Replaces the password of a URL, if any, with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(err.to_string())
+        }
+        sqlx::Error::RowNotFound => StoreError::NotFound("row"),
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] with `message`.
+pub(crate) fn conflict_or(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+        _ => db_error(err),
+    }
+}
+
+pub(crate) fn to_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|err| StoreError::Corrupt(format!("timestamp {ms}: {err}")))
+}
+
+pub(crate) fn parse_column<T: FromStr>(value: &str, what: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|err| StoreError::Corrupt(format!("{what} {value:?}: {err}")))
+}
