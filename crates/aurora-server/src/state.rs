@@ -1,0 +1,101 @@
+//! Shared state of every handler.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use aurora_core::ports::Store;
+use aurora_core::secrets::SecretStore;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::accounts::Accounts;
+use crate::config::{AuthConfig, ServerConfig};
+
+/// What `/metrics` and the UI footer say about this build.
+#[derive(Clone, Debug)]
+pub struct BuildInfo {
+    pub version: &'static str,
+    pub commit: &'static str,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    secrets: Arc<dyn SecretStore>,
+    accounts: Arc<Accounts>,
+    config: Config,
+    metrics: PrometheusHandle,
+    build: BuildInfo,
+    login_by_client: DefaultKeyedRateLimiter<String>,
+    login_by_account: DefaultKeyedRateLimiter<String>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        secrets: Arc<dyn SecretStore>,
+        accounts: Arc<Accounts>,
+        server: ServerConfig,
+        auth: AuthConfig,
+        metrics: PrometheusHandle,
+        build: BuildInfo,
+    ) -> Self {
+        let per_minute = NonZeroU32::new(auth.login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_minute(per_minute);
+        Self(Arc::new(Inner {
+            store,
+            secrets,
+            accounts,
+            config: Config { server, auth },
+            metrics,
+            build,
+            login_by_client: RateLimiter::keyed(quota),
+            login_by_account: RateLimiter::keyed(quota),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+
+    pub fn secrets(&self) -> &Arc<dyn SecretStore> {
+        &self.0.secrets
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.0.accounts
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.0.metrics
+    }
+
+    pub fn build(&self) -> &BuildInfo {
+        &self.0.build
+    }
+
+    /// Whether another sign-in attempt from `client` for `account` is allowed now; if not, how
+    /// many seconds to wait.
+    pub fn check_login_rate(&self, client: &str, account: &str) -> Result<(), u64> {
+        let clock = governor::clock::DefaultClock::default();
+        for (limiter, key) in [(&self.0.login_by_client, client), (&self.0.login_by_account, account)] {
+            if let Err(not_until) = limiter.check_key(&key.to_owned()) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
+                return Err(wait.as_secs().max(1));
+            }
+        }
+        Ok(())
+    }
+}
