@@ -1,0 +1,22 @@
+//! The `aurora` binary as a library: settings, wiring and start-up, so that tests start the same
+//! application the binary does. This is the only crate that chooses implementations of ports.
+
+pub mod commands;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+
+/// Version and commit of this build.
+pub const BUILD: aurora_server::BuildInfo = aurora_server::BuildInfo {
+    version: env!("CARGO_PKG_VERSION"),
+    commit: match option_env!("AURORA_BUILD_COMMIT") {
+        Some(commit) => commit,
+        None => "unknown",
+    },
+};
+
+/// Selects ring as the process-wide TLS crypto provider. Several dependencies enable rustls with
+/// different providers; rustls refuses to guess, so the choice is made once, at start-up.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

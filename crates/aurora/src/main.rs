@@ -1,0 +1,85 @@
+//! `aurora`: the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aurora::commands;
+use aurora::settings::{LogFormat, Settings};
+use clap::{Parser, Subcommand};
+
+/// Aurora investigates incidents: alerts open incidents, evidence is gathered from your
+/// telemetry, likely root causes are ranked, and a cited report is written.
+#[derive(Parser)]
+#[command(name = "aurora", version, propagate_version = true, arg_required_else_help = true)]
+struct Cli {
+    /// Configuration file [default: ./aurora.toml when it exists]
+    #[arg(long, global = true, value_name = "FILE", env = "AURORA_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Log format; overrides log.format
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: web UI, API and background workers
+    Serve(commands::serve::Args),
+    /// Apply database migrations and exit
+    Migrate,
+    /// Print the effective configuration, with secrets redacted
+    Config,
+    /// Manage users and API tokens
+    #[command(subcommand)]
+    Admin(commands::admin::Command),
+    /// Print version information
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    aurora::install_crypto_provider();
+    if let Command::Version = cli.command {
+        println!("aurora {} (commit {})", aurora::BUILD.version, aurora::BUILD.commit);
+        return ExitCode::SUCCESS;
+    }
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(format) = cli.log_format {
+        settings.log.format = format;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(settings, args).await,
+            Command::Migrate => commands::migrate(settings).await,
+            Command::Config => {
+                print!("{}", settings.to_redacted_toml());
+                Ok(())
+            }
+            Command::Admin(command) => commands::admin::run(settings, command).await,
+            Command::Version => Ok(()),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Wiring: builds the store, secret store, services and router from [`Settings`], binds the
+//! listener, and serves until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aurora_core::ports::Store;
+use aurora_core::secrets::SecretStore;
+use aurora_server::AppState;
+use aurora_server::accounts::Accounts;
+use aurora_store::{LocalSecretStore, SECRET_KEY_ENV, SqlStore};
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+
+use crate::settings::Settings;
+use crate::telemetry::metrics_handle;
+
+/// How often expired sessions are removed.
+const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often the metrics recorder drains its histogram buffers.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The store and services, ready to serve or to be used by a CLI command.
+pub struct Services {
+    pub store: Arc<SqlStore>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub accounts: Arc<Accounts>,
+}
+
+impl Services {
+    /// Opens the data directory, the database (applying migrations) and the secret store.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        prepare_data_dir(&settings.data_dir)?;
+        let store = SqlStore::connect(&settings.database_url(), &settings.database).await?;
+        store.migrate().await?;
+        let store = Arc::new(store);
+        let secrets = open_secrets(settings)?;
+        let accounts = Arc::new(Accounts::new(
+            store.clone() as Arc<dyn Store>,
+            settings.auth.session_ttl,
+            settings.auth.token_cache_ttl,
+        ));
+        Ok(Self {
+            store,
+            secrets,
+            accounts,
+        })
+    }
+}
+
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}; set data_dir to a writable place", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict permissions of {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn open_secrets(settings: &Settings) -> anyhow::Result<Arc<dyn SecretStore>> {
+    let env_key = std::env::var(SECRET_KEY_ENV).ok().map(SecretString::from);
+    let key_file = settings
+        .secrets
+        .key_file
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("secret.key"));
+    let store = LocalSecretStore::open(settings.data_dir.join("secrets.json"), env_key, &key_file)?;
+    Ok(Arc::new(store))
+}
+
+/// A bound, ready-to-serve Aurora.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    services: Services,
+    settings: Settings,
+    started: Instant,
+}
+
+impl Application {
+    /// Opens everything and binds `server.listen` (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let services = Services::open(&settings).await?;
+        let state = AppState::new(
+            services.store.clone(),
+            services.secrets.clone(),
+            services.accounts.clone(),
+            settings.server.clone(),
+            settings.auth.clone(),
+            metrics_handle(),
+            crate::BUILD,
+        );
+        let router = aurora_server::router(state);
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}; set server.listen to a free address", settings.server.listen))?;
+        Ok(Self {
+            listener,
+            router,
+            services,
+            settings,
+            started,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.settings.server.listen)
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Time from [`Application::build`] to now.
+    pub fn startup_time(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish for up to
+    /// `server.shutdown_grace`.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let background = self.spawn_background();
+        let grace = self.settings.server.shutdown_grace;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing requests in flight");
+            let _ = stopping_tx.send(());
+        });
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let outcome = tokio::select! {
+            served = server.into_future() => served.context("server failed"),
+            () = deadline => {
+                tracing::warn!(?grace, "requests still running after the shutdown grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        for task in background {
+            task.abort();
+        }
+        self.services.store.close().await;
+        outcome
+    }
+
+    fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let accounts = self.services.accounts.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SESSION_SWEEP_INTERVAL);
+            loop {
+                every.tick().await;
+                match accounts.sweep_sessions().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired sessions removed"),
+                    Err(err) => tracing::warn!(error = %err, "could not remove expired sessions"),
+                }
+            }
+        });
+        let handle = metrics_handle();
+        let upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+        vec![sweeper, upkeep]
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

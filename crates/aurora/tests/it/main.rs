@@ -1,0 +1,7 @@
+//! Black-box tests of the running application over HTTP, through the CLI binary, and in a
+//! headless browser. Each test starts its own Aurora (see `aurora_testkit::spawn_app`).
+
+mod accounts;
+mod browser;
+mod cli;
+mod http;
