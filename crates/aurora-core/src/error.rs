@@ -25,7 +25,9 @@ pub enum SecretError {
     NotFound(String),
     #[error("invalid secret reference {0:?}: expected secret://<org-id>/<name>")]
     InvalidRef(String),
-    #[error("invalid secret name {0:?}: use 1-128 characters from a-z, A-Z, 0-9, '.', '_', '-', '/'")]
+    #[error(
+        "invalid secret name {0:?}: use 1-128 characters from a-z, A-Z, 0-9, '.', '_', '-', '/'"
+    )]
     InvalidName(String),
     #[error("secret {0} belongs to another organisation")]
     WrongOrg(String),

@@ -37,7 +37,11 @@ pub trait AccountStore: Send + Sync {
     /// Creates the first organisation and its admin in one step. Fails with
     /// [`StoreError::Conflict`] once Aurora has been set up, so that two racing first visits
     /// cannot both become admin.
-    async fn create_first_admin(&self, org_name: &str, user: NewUser) -> Result<(Org, User), StoreError>;
+    async fn create_first_admin(
+        &self,
+        org_name: &str,
+        user: NewUser,
+    ) -> Result<(Org, User), StoreError>;
 
     /// Whether the first admin has been created.
     async fn is_set_up(&self) -> Result<bool, StoreError>;
@@ -55,20 +59,42 @@ pub trait AccountStore: Send + Sync {
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Credential lookup: the unexpired session with this id hash, and its user.
-    async fn find_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<Option<(Session, User)>, StoreError>;
+    async fn find_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Session, User)>, StoreError>;
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
     /// Removes expired sessions; returns how many.
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 
-    async fn create_api_token(&self, org: OrgId, token: NewApiToken) -> Result<ApiToken, StoreError>;
+    async fn create_api_token(
+        &self,
+        org: OrgId,
+        token: NewApiToken,
+    ) -> Result<ApiToken, StoreError>;
     /// The tokens of one user, newest first, revoked ones included.
     async fn list_api_tokens(&self, org: OrgId, user: UserId) -> Result<Vec<ApiToken>, StoreError>;
     /// Revokes one of the user's tokens; [`StoreError::NotFound`] if it is not theirs or is
     /// already revoked.
-    async fn revoke_api_token(&self, org: OrgId, user: UserId, id: TokenId, now: OffsetDateTime) -> Result<ApiToken, StoreError>;
+    async fn revoke_api_token(
+        &self,
+        org: OrgId,
+        user: UserId,
+        id: TokenId,
+        now: OffsetDateTime,
+    ) -> Result<ApiToken, StoreError>;
     /// Credential lookup: the token with this hash (active or not) and its user.
-    async fn find_api_token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>, StoreError>;
-    async fn touch_api_token(&self, org: OrgId, id: TokenId, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn find_api_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, User)>, StoreError>;
+    async fn touch_api_token(
+        &self,
+        org: OrgId,
+        id: TokenId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 }
 
 /// The primary store. Later capabilities add their own sub-traits here.

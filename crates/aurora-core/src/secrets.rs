@@ -38,7 +38,10 @@ impl SecretRef {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
         if valid {
-            Ok(Self { org, name: name.to_owned() })
+            Ok(Self {
+                org,
+                name: name.to_owned(),
+            })
         } else {
             Err(SecretError::InvalidName(name.to_owned()))
         }
@@ -93,7 +96,12 @@ pub trait SecretStore: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 
     /// Creates or replaces the secret `name` of `org` and returns its reference.
-    async fn put(&self, org: OrgId, name: &str, value: SecretString) -> Result<SecretRef, SecretError>;
+    async fn put(
+        &self,
+        org: OrgId,
+        name: &str,
+        value: SecretString,
+    ) -> Result<SecretRef, SecretError>;
 
     async fn get(&self, org: OrgId, secret: &SecretRef) -> Result<SecretString, SecretError>;
 

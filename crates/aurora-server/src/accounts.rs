@@ -85,7 +85,12 @@ impl Accounts {
     /// First run: creates the organisation and its admin. Fails once Aurora is set up.
     pub async fn set_up(&self, org_name: &str, admin: UserForm) -> Result<User, AccountError> {
         let org_name = validate_name(org_name, "organisation name")?;
-        let user = self.new_user(UserForm { role: Role::Admin, ..admin }).await?;
+        let user = self
+            .new_user(UserForm {
+                role: Role::Admin,
+                ..admin
+            })
+            .await?;
         let (_, user) = self.store.create_first_admin(&org_name, user).await?;
         Ok(user)
     }
@@ -96,7 +101,8 @@ impl Accounts {
     }
 
     async fn new_user(&self, form: UserForm) -> Result<NewUser, AccountError> {
-        let email = Email::parse(&form.email).map_err(|err| AccountError::Invalid(err.to_string()))?;
+        let email =
+            Email::parse(&form.email).map_err(|err| AccountError::Invalid(err.to_string()))?;
         let name = validate_name(&form.name, "name")?;
         let password = NewPassword::parse(form.password)?;
         let password_hash = blocking(move || password.hash()).await??;
@@ -110,14 +116,19 @@ impl Accounts {
 
     /// Checks an e-mail and password. Every failure is the same [`AccountError::InvalidCredentials`],
     /// and an unknown e-mail costs as much time as a wrong password.
-    pub async fn verify_login(&self, email: &str, password: SecretString) -> Result<User, AccountError> {
+    pub async fn verify_login(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> Result<User, AccountError> {
         let Ok(email) = Email::parse(email) else {
             return Err(AccountError::InvalidCredentials);
         };
         let found = self.store.find_credentials(&email).await?;
-        let hash = found
-            .as_ref()
-            .map_or_else(|| credentials::dummy_password_hash().to_owned(), |c| c.password_hash.clone());
+        let hash = found.as_ref().map_or_else(
+            || credentials::dummy_password_hash().to_owned(),
+            |c| c.password_hash.clone(),
+        );
         let matches = blocking(move || credentials::verify_password(&password, &hash)).await?;
         match found {
             Some(creds) if matches => Ok(creds.user),
@@ -126,7 +137,10 @@ impl Accounts {
     }
 
     /// Opens a session; returns the cookie value (shown to the browser only) and the session.
-    pub async fn start_session(&self, user: &User) -> Result<(SecretString, Session), AccountError> {
+    pub async fn start_session(
+        &self,
+        user: &User,
+    ) -> Result<(SecretString, Session), AccountError> {
         let value = credentials::random_token();
         let now = OffsetDateTime::now_utc();
         let session = Session {
@@ -142,10 +156,16 @@ impl Accounts {
     }
 
     /// The principal of a session cookie, if the session exists and has not expired.
-    pub async fn session_principal(&self, cookie_value: &str) -> Result<Option<Principal>, AccountError> {
+    pub async fn session_principal(
+        &self,
+        cookie_value: &str,
+    ) -> Result<Option<Principal>, AccountError> {
         let found = self
             .store
-            .find_session(&credentials::hash_token(cookie_value), OffsetDateTime::now_utc())
+            .find_session(
+                &credentials::hash_token(cookie_value),
+                OffsetDateTime::now_utc(),
+            )
             .await?;
         Ok(found.map(|(session, user)| Principal {
             user,
@@ -156,7 +176,10 @@ impl Accounts {
     }
 
     pub async fn end_session(&self, cookie_value: &str) -> Result<(), AccountError> {
-        Ok(self.store.delete_session(&credentials::hash_token(cookie_value)).await?)
+        Ok(self
+            .store
+            .delete_session(&credentials::hash_token(cookie_value))
+            .await?)
     }
 
     /// Issues an API token for `user`; the value is returned once and never stored.
@@ -208,7 +231,11 @@ impl Accounts {
         let cached = match self.tokens.get(&hash) {
             Some(cached) => cached,
             None => {
-                let (token, user) = self.store.find_api_token(&hash).await?.ok_or(AccountError::InvalidToken)?;
+                let (token, user) = self
+                    .store
+                    .find_api_token(&hash)
+                    .await?
+                    .ok_or(AccountError::InvalidToken)?;
                 if !token.is_active(now) {
                     return Err(AccountError::InvalidToken);
                 }
@@ -257,7 +284,10 @@ impl Accounts {
 
     /// Removes expired sessions; run periodically.
     pub async fn sweep_sessions(&self) -> Result<u64, AccountError> {
-        Ok(self.store.delete_expired_sessions(OffsetDateTime::now_utc()).await?)
+        Ok(self
+            .store
+            .delete_expired_sessions(OffsetDateTime::now_utc())
+            .await?)
     }
 }
 
@@ -274,7 +304,9 @@ fn validate_name(raw: &str, what: &str) -> Result<String, AccountError> {
     }
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, AccountError> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AccountError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|err| AccountError::Hashing(err.to_string()))

@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 
+use aurora_core::credentials::constant_time_eq;
+use aurora_core::model::{AuthMethod, Principal, Role};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -12,8 +14,6 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use aurora_core::credentials::constant_time_eq;
-use aurora_core::model::{AuthMethod, Principal, Role};
 
 use crate::accounts::AccountError;
 use crate::config::SecureCookies;
@@ -35,7 +35,12 @@ pub enum Identity {
     User(Principal),
 }
 
-pub async fn authenticate(State(state): State<AppState>, jar: CookieJar, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let identity = match identify(&state, &jar, req.headers()).await {
         Ok(identity) => identity,
         Err(err) => return err.into_response(),
@@ -55,7 +60,11 @@ pub async fn authenticate(State(state): State<AppState>, jar: CookieJar, mut req
     next.run(req).await
 }
 
-async fn identify(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Result<Identity, ApiError> {
+async fn identify(
+    state: &AppState,
+    jar: &CookieJar,
+    headers: &HeaderMap,
+) -> Result<Identity, ApiError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let token = value
             .to_str()
@@ -79,7 +88,10 @@ async fn identify(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Res
 }
 
 fn is_state_changing(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Accepts the token from the `X-CSRF-Token` header (htmx, fetch) or from the `_csrf` field of
@@ -105,7 +117,10 @@ async fn check_csrf(req: Request, expected: &str, limit: usize) -> Result<Reques
         .await
         .map_err(|_| ApiError::payload_too_large(limit))?;
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
-    let sent = fields.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_str());
+    let sent = fields
+        .iter()
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.as_str());
     match sent {
         Some(sent) if constant_time_eq(sent.as_bytes(), expected.as_bytes()) => {
             Ok(Request::from_parts(parts, Body::from(bytes)))
@@ -191,7 +206,9 @@ fn form_encode(value: &str) -> String {
 /// Where to go after signing in: only paths on this site, never another origin.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
         _ => "/",
     }
 }
@@ -200,7 +217,10 @@ pub fn safe_next(next: Option<&str>) -> &str {
 fn client_address(parts_extensions: &axum::http::Extensions) -> String {
     parts_extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |ConnectInfo(addr)| addr.ip().to_string())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |ConnectInfo(addr)| addr.ip().to_string(),
+        )
 }
 
 fn use_secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
@@ -228,7 +248,9 @@ pub fn session_cookie(state: &AppState, headers: &HeaderMap, value: String) -> C
         .same_site(SameSite::Lax)
         .secure(use_secure_cookies(state, headers))
         .path("/")
-        .max_age(time::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX)))
+        .max_age(time::Duration::seconds(
+            i64::try_from(ttl).unwrap_or(i64::MAX),
+        ))
         .build()
 }
 

@@ -2,10 +2,10 @@
 //! `code` that clients can match on, and a message a person can act on:
 //! `{"error": {"code": "...", "message": "..."}}`.
 
+use aurora_core::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use aurora_core::StoreError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,11 @@ impl ApiError {
     }
 
     pub fn session_expired() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "session_expired", "your session has expired: sign in again")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "session_expired",
+            "your session has expired: sign in again",
+        )
     }
 
     pub fn invalid_token() -> Self {
@@ -51,7 +55,11 @@ impl ApiError {
     }
 
     pub fn invalid_credentials() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "invalid e-mail or password")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "invalid e-mail or password",
+        )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -94,11 +102,19 @@ impl ApiError {
     }
 
     pub fn timeout() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "the request took too long and was stopped")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            "the request took too long and was stopped",
+        )
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", message)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            message,
+        )
     }
 
     /// An unexpected failure. The cause is logged here, once; the client sees a generic message.
@@ -156,7 +172,9 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if let Some(secs) = self.retry_after_secs {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(self);
         response

@@ -29,9 +29,10 @@ fn json_rejection(rejection: &JsonRejection, state: &AppState) -> ApiError {
             "unsupported_media_type",
             "send the body as JSON with `Content-Type: application/json`",
         ),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {}", rejection.body_text()))
-        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request(
+            "invalid_json",
+            format!("the body is not valid JSON: {}", rejection.body_text()),
+        ),
         JsonRejection::JsonDataError(_) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",

@@ -49,16 +49,16 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
         ("status", response.status().as_u16().to_string()),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     response
 }
 
 /// A span per request carrying its id; one line per response at debug level, server errors at
 /// error level.
-pub fn trace_layer() -> TraceLayer<
-    SharedClassifier<ServerErrorsAsFailures>,
-    impl Fn(&Request) -> tracing::Span + Clone,
-> {
+pub fn trace_layer()
+-> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, impl Fn(&Request) -> tracing::Span + Clone>
+{
     TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
             let request_id = req
@@ -78,17 +78,34 @@ fn is_api(uri: &Uri) -> bool {
 
 pub async fn not_found(uri: Uri) -> Response {
     if is_api(&uri) {
-        ApiError::not_found("route_not_found", format!("no API route {}: see /api/v1", uri.path())).into_response()
+        ApiError::not_found(
+            "route_not_found",
+            format!("no API route {}: see /api/v1", uri.path()),
+        )
+        .into_response()
     } else {
-        ui::error_page(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
+        ui::error_page(
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "There is nothing at this address.",
+        )
     }
 }
 
 pub async fn method_not_allowed(uri: Uri) -> Response {
     let message = format!("{} does not accept this method", uri.path());
     if is_api(&uri) {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message).into_response()
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+        .into_response()
     } else {
-        ui::error_page(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed", &message)
+        ui::error_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            &message,
+        )
     }
 }

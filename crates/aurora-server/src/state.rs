@@ -90,12 +90,26 @@ impl AppState {
     /// many seconds to wait.
     pub fn check_login_rate(&self, client: &str, account: &str) -> Result<(), u64> {
         let clock = governor::clock::DefaultClock::default();
-        for (limiter, key) in [(&self.0.login_by_client, client), (&self.0.login_by_account, account)] {
-            if let Err(not_until) = limiter.check_key(&key.to_owned()) {
+        for (limiter, key) in [
+            (&self.0.login_by_client, client),
+            (&self.0.login_by_account, account),
+        ] {
+            // Bounded keys: an attacker cannot grow the table with huge made-up e-mails.
+            let key: String = key.chars().take(MAX_LIMIT_KEY_CHARS).collect();
+            if let Err(not_until) = limiter.check_key(&key) {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
                 return Err(wait.as_secs().max(1));
             }
         }
         Ok(())
     }
+
+    /// Forgets rate-limit state of clients and accounts that have been quiet long enough to be
+    /// back at full allowance, so the tables do not grow without bound. Run periodically.
+    pub fn prune_rate_limits(&self) {
+        self.0.login_by_client.retain_recent();
+        self.0.login_by_account.retain_recent();
+    }
 }
+
+const MAX_LIMIT_KEY_CHARS: usize = 256;

@@ -10,9 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use aurora_core::SecretError;
 use aurora_core::ids::OrgId;
 use aurora_core::secrets::{SecretRef, SecretStore, ensure_same_org};
-use aurora_core::SecretError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -46,7 +46,9 @@ pub struct LocalSecretStore {
 
 impl std::fmt::Debug for LocalSecretStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalSecretStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("LocalSecretStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,7 +56,11 @@ impl LocalSecretStore {
     /// Opens (or starts) the store at `path`. The key comes from `env_key` when given (the
     /// value of [`SECRET_KEY_ENV`]), else from `key_file`, which is created with mode 0600 if it
     /// does not exist.
-    pub fn open(path: PathBuf, env_key: Option<SecretString>, key_file: &Path) -> Result<Self, SecretError> {
+    pub fn open(
+        path: PathBuf,
+        env_key: Option<SecretString>,
+        key_file: &Path,
+    ) -> Result<Self, SecretError> {
         let key = match env_key {
             Some(value) => decode_key(value.expose_secret(), SECRET_KEY_ENV)?,
             None => load_or_create_key_file(key_file)?,
@@ -63,13 +69,21 @@ impl LocalSecretStore {
             .map_err(|_| SecretError::Key("the key must be 32 bytes".into()))?;
         let file = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
-                SecretError::Unavailable(format!("{} is not a valid secret file: {err}", path.display()))
+                SecretError::Unavailable(format!(
+                    "{} is not a valid secret file: {err}",
+                    path.display()
+                ))
             })?,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => SecretFile {
                 version: 1,
                 ..SecretFile::default()
             },
-            Err(err) => return Err(SecretError::Unavailable(format!("cannot read {}: {err}", path.display()))),
+            Err(err) => {
+                return Err(SecretError::Unavailable(format!(
+                    "cannot read {}: {err}",
+                    path.display()
+                )));
+            }
         };
         Ok(Self {
             path,
@@ -79,8 +93,11 @@ impl LocalSecretStore {
     }
 
     fn persist(&self, file: &SecretFile) -> Result<(), SecretError> {
-        let io = |err: std::io::Error| SecretError::Unavailable(format!("cannot write {}: {err}", self.path.display()));
-        let bytes = serde_json::to_vec_pretty(file).map_err(|err| SecretError::Unavailable(err.to_string()))?;
+        let io = |err: std::io::Error| {
+            SecretError::Unavailable(format!("cannot write {}: {err}", self.path.display()))
+        };
+        let bytes = serde_json::to_vec_pretty(file)
+            .map_err(|err| SecretError::Unavailable(err.to_string()))?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let tmp = self.path.with_extension("json.tmp");
         let mut out = create_private(&tmp).map_err(io)?;
@@ -88,7 +105,9 @@ impl LocalSecretStore {
         out.sync_all().map_err(io)?;
         std::fs::rename(&tmp, &self.path).map_err(io)?;
         // Make the rename itself durable.
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)
     }
 }
 
@@ -98,13 +117,24 @@ impl SecretStore for LocalSecretStore {
         "local"
     }
 
-    async fn put(&self, org: OrgId, name: &str, value: SecretString) -> Result<SecretRef, SecretError> {
+    async fn put(
+        &self,
+        org: OrgId,
+        name: &str,
+        value: SecretString,
+    ) -> Result<SecretRef, SecretError> {
         let reference = SecretRef::new(org, name)?;
         let aad = reference.to_string();
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = self
             .cipher
-            .encrypt(&nonce, Payload { msg: value.expose_secret().as_bytes(), aad: aad.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: value.expose_secret().as_bytes(),
+                    aad: aad.as_bytes(),
+                },
+            )
             .map_err(|_| SecretError::Unavailable("encryption failed".into()))?;
         let mut file = self.file.lock().await;
         let previous = file.secrets.insert(
@@ -137,14 +167,24 @@ impl SecretStore for LocalSecretStore {
             .cloned()
             .ok_or_else(|| SecretError::NotFound(aad.clone()))?;
         let decrypt_error = || SecretError::Decrypt(aad.clone());
-        let nonce = STANDARD.decode(&sealed.nonce).map_err(|_| decrypt_error())?;
+        let nonce = STANDARD
+            .decode(&sealed.nonce)
+            .map_err(|_| decrypt_error())?;
         if nonce.len() != 24 {
             return Err(decrypt_error());
         }
-        let ciphertext = STANDARD.decode(&sealed.ciphertext).map_err(|_| decrypt_error())?;
+        let ciphertext = STANDARD
+            .decode(&sealed.ciphertext)
+            .map_err(|_| decrypt_error())?;
         let plain = Zeroizing::new(
             self.cipher
-                .decrypt(XNonce::from_slice(&nonce), Payload { msg: &ciphertext, aad: aad.as_bytes() })
+                .decrypt(
+                    XNonce::from_slice(&nonce),
+                    Payload {
+                        msg: &ciphertext,
+                        aad: aad.as_bytes(),
+                    },
+                )
                 .map_err(|_| decrypt_error())?,
         );
         let text = std::str::from_utf8(&plain).map_err(|_| decrypt_error())?;
@@ -166,11 +206,11 @@ impl SecretStore for LocalSecretStore {
 }
 
 fn decode_key(text: &str, source: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
-    let key = Zeroizing::new(
-        STANDARD
-            .decode(text.trim())
-            .map_err(|_| SecretError::Key(format!("{source} is not base64: generate one with `openssl rand -base64 32`")))?,
-    );
+    let key = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| {
+        SecretError::Key(format!(
+            "{source} is not base64: generate one with `openssl rand -base64 32`"
+        ))
+    })?);
     if key.len() != 32 {
         return Err(SecretError::Key(format!(
             "{source} holds {} bytes, expected 32: generate one with `openssl rand -base64 32`",
@@ -191,26 +231,38 @@ fn load_or_create_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, SecretErro
             let mut key = Zeroizing::new(vec![0u8; 32]);
             rand::RngCore::fill_bytes(&mut OsRng, &mut key);
             let encoded = Zeroizing::new(STANDARD.encode(&*key));
-            let mut out = create_private(path)
-                .map_err(|err| SecretError::Key(format!("cannot create key file {shown}: {err}")))?;
+            let mut out = create_private(path).map_err(|err| {
+                SecretError::Key(format!("cannot create key file {shown}: {err}"))
+            })?;
             out.write_all(encoded.as_bytes())
                 .and_then(|()| out.sync_all())
                 .map_err(|err| SecretError::Key(format!("cannot write key file {shown}: {err}")))?;
             Ok(key)
         }
-        Err(err) => Err(SecretError::Key(format!("cannot read key file {shown}: {err}"))),
+        Err(err) => Err(SecretError::Key(format!(
+            "cannot read key file {shown}: {err}"
+        ))),
     }
 }
 
 #[cfg(unix)]
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 #[cfg(unix)]

@@ -46,7 +46,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }
     configure(&mut settings);
 
-    let app = Application::build(settings.clone()).await.expect("build application");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build application");
     let addr = app.local_addr();
     let accounts = app.services().accounts.clone();
     let store = app.services().store.clone();
@@ -137,17 +139,38 @@ impl TestApp {
 
     /// An API token for `user`.
     pub async fn token_for(&self, user: &User) -> String {
-        let (_, secret) = self.accounts.create_token(user, "test", None).await.expect("create token");
+        let (_, secret) = self
+            .accounts
+            .create_token(user, "test", None)
+            .await
+            .expect("create token");
         secret.expose_secret().to_owned()
     }
 
     /// Signs `client` in through the login form, as a browser would.
-    pub async fn login(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
-        let page = client.get(self.url("/login")).send().await.expect("GET /login").text().await.expect("body");
+    pub async fn login(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let page = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .expect("GET /login")
+            .text()
+            .await
+            .expect("body");
         let csrf = hidden_field(&page, "_csrf").expect("login form has a CSRF field");
         client
             .post(self.url("/login"))
-            .form(&[("_csrf", csrf.as_str()), ("email", email), ("password", password), ("next", "/")])
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("email", email),
+                ("password", password),
+                ("next", "/"),
+            ])
             .send()
             .await
             .expect("POST /login")

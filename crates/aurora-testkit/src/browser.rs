@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tempfile::TempDir;
@@ -23,7 +24,9 @@ impl Browser {
     /// `AURORA_CHROMEDRIVER` is not set: `.ci/run` installs both and sets it.
     pub async fn start() -> Option<Self> {
         let Ok(driver_path) = std::env::var(CHROMEDRIVER_ENV) else {
-            eprintln!("skipped: {CHROMEDRIVER_ENV} is not set (install chromium and chromium-driver, as .ci/run does)");
+            eprintln!(
+                "skipped: {CHROMEDRIVER_ENV} is not set (install chromium and chromium-driver, as .ci/run does)"
+            );
             return None;
         };
         aurora::install_crypto_provider();
@@ -59,7 +62,9 @@ impl Browser {
                 .await
             {
                 Ok(client) => break client,
-                Err(err) if Instant::now() > deadline => panic!("chromedriver did not start: {err}"),
+                Err(err) if Instant::now() > deadline => {
+                    panic!("chromedriver did not start: {err}")
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
@@ -70,39 +75,31 @@ impl Browser {
         })
     }
 
-    /// Waits for an element to appear and returns its text.
-    pub async fn text_of(&self, css: &str) -> String {
+    /// Waits up to ten seconds for an element to appear.
+    pub async fn find(&self, css: &str) -> Element {
         self.client
             .wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|err| panic!("no element {css}: {err}"))
-            .text()
-            .await
-            .expect("element text")
     }
 
-    /// Types into a form field found by CSS selector.
+    /// Waits for an element and returns its text.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("element text")
+    }
+
+    /// Replaces the content of a form field.
     pub async fn fill(&self, css: &str, value: &str) {
-        let field = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("no field {css}: {err}"));
+        let field = self.find(css).await;
         field.clear().await.expect("clear field");
         field.send_keys(value).await.expect("type into field");
     }
 
     pub async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
+        self.find(css)
             .await
-            .unwrap_or_else(|err| panic!("no element {css}: {err}"))
             .click()
             .await
             .unwrap_or_else(|err| panic!("cannot click {css}: {err}"));

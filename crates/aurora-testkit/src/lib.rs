@@ -8,7 +8,9 @@
 mod app;
 mod browser;
 
-pub use app::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, client, hidden_field, spawn_app, spawn_app_with};
+pub use app::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, client, hidden_field, spawn_app, spawn_app_with,
+};
 pub use browser::Browser;
 
 /// Environment variable naming a PostgreSQL server for tests (a database is created per test).
@@ -21,9 +23,12 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
     let mut conn = sqlx::PgConnection::connect(admin_url)
         .await
         .expect("connect to AURORA_TEST_DATABASE_URL");
-    sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create test database");
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+    )
+    .await
+    .expect("create test database");
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
     format!("{base}/{name}")
 }

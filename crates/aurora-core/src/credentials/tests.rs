@@ -6,7 +6,10 @@ fn secret(s: &str) -> SecretString {
 
 #[test]
 fn password_round_trip() {
-    let hash = NewPassword::parse(secret("correct horse battery")).unwrap().hash().unwrap();
+    let hash = NewPassword::parse(secret("correct horse battery"))
+        .unwrap()
+        .hash()
+        .unwrap();
     assert!(hash.starts_with("$argon2id$"));
     assert!(verify_password(&secret("correct horse battery"), &hash));
     assert!(!verify_password(&secret("correct horse battery!"), &hash));
@@ -21,7 +24,10 @@ fn dummy_hash_is_well_formed_and_matches_nothing_easy() {
 
 #[test]
 fn password_policy() {
-    assert!(matches!(NewPassword::parse(secret("short")), Err(PasswordError::TooShort)));
+    assert!(matches!(
+        NewPassword::parse(secret("short")),
+        Err(PasswordError::TooShort)
+    ));
     assert!(matches!(
         NewPassword::parse(secret(&"x".repeat(MAX_PASSWORD_LEN + 1))),
         Err(PasswordError::TooLong)

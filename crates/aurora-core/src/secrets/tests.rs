@@ -5,7 +5,10 @@ fn references_round_trip() {
     let org = OrgId::new();
     let r = SecretRef::new(org, "connectors/prometheus/password").unwrap();
     let text = r.to_string();
-    assert_eq!(text, format!("secret://{org}/connectors/prometheus/password"));
+    assert_eq!(
+        text,
+        format!("secret://{org}/connectors/prometheus/password")
+    );
     assert_eq!(text.parse::<SecretRef>().unwrap(), r);
 }
 
@@ -24,5 +27,8 @@ fn bad_references_and_names_are_refused() {
 fn org_check() {
     let r = SecretRef::new(OrgId::new(), "x").unwrap();
     assert!(ensure_same_org(r.org(), &r).is_ok());
-    assert!(matches!(ensure_same_org(OrgId::new(), &r), Err(SecretError::WrongOrg(_))));
+    assert!(matches!(
+        ensure_same_org(OrgId::new(), &r),
+        Err(SecretError::WrongOrg(_))
+    ));
 }

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use aurora_core::ids::TokenId;
+use aurora_core::model::{ApiToken, AuthMethod, Role, User};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use aurora_core::ids::TokenId;
-use aurora_core::model::{ApiToken, AuthMethod, Role, User};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -30,10 +30,16 @@ pub async fn me(CurrentUser(principal): CurrentUser) -> Json<Me> {
         AuthMethod::Session { .. } => "session",
         AuthMethod::ApiToken { .. } => "api_token",
     };
-    Json(Me { user: principal.user, auth })
+    Json(Me {
+        user: principal.user,
+        auth,
+    })
 }
 
-pub async fn list_tokens(State(state): State<AppState>, CurrentUser(principal): CurrentUser) -> Result<Json<Vec<ApiToken>>, ApiError> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    CurrentUser(principal): CurrentUser,
+) -> Result<Json<Vec<ApiToken>>, ApiError> {
     Ok(Json(state.accounts().list_tokens(&principal.user).await?))
 }
 
@@ -59,7 +65,10 @@ pub async fn create_token(
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let expires_in = token_lifetime(body.expires_in_days)?;
-    let (token, secret) = state.accounts().create_token(&principal.user, &body.name, expires_in).await?;
+    let (token, secret) = state
+        .accounts()
+        .create_token(&principal.user, &body.name, expires_in)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -72,10 +81,14 @@ pub async fn create_token(
 pub fn token_lifetime(days: Option<u32>) -> Result<Option<Duration>, ApiError> {
     match days {
         None => Ok(None),
-        Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => Ok(Some(Duration::from_secs(u64::from(d) * 86_400))),
+        Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => {
+            Ok(Some(Duration::from_secs(u64::from(d) * 86_400)))
+        }
         Some(_) => Err(ApiError::bad_request(
             "invalid_request",
-            format!("expires_in_days must be between 1 and {MAX_TOKEN_DAYS}, or absent for no expiry"),
+            format!(
+                "expires_in_days must be between 1 and {MAX_TOKEN_DAYS}, or absent for no expiry"
+            ),
         )),
     }
 }
@@ -85,16 +98,26 @@ pub async fn revoke_token(
     CurrentUser(principal): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<ApiToken>, ApiError> {
-    let not_found = || ApiError::not_found("token_not_found", format!("you have no active API token {id}"));
+    let not_found = || {
+        ApiError::not_found(
+            "token_not_found",
+            format!("you have no active API token {id}"),
+        )
+    };
     let id: TokenId = id.parse().map_err(|_| not_found())?;
     match state.accounts().revoke_token(&principal.user, id).await {
         Ok(token) => Ok(Json(token)),
-        Err(crate::accounts::AccountError::Store(aurora_core::StoreError::NotFound(_))) => Err(not_found()),
+        Err(crate::accounts::AccountError::Store(aurora_core::StoreError::NotFound(_))) => {
+            Err(not_found())
+        }
         Err(err) => Err(err.into()),
     }
 }
 
-pub async fn list_users(State(state): State<AppState>, user: CurrentUser) -> Result<Json<Vec<User>>, ApiError> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<User>>, ApiError> {
     user.require(Role::Admin)?;
     Ok(Json(state.store().list_users(user.0.org_id()).await?))
 }

@@ -16,7 +16,13 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/api/v1/me", get(accounts::me))
-        .route("/api/v1/tokens", get(accounts::list_tokens).post(accounts::create_token))
+        .route(
+            "/api/v1/tokens",
+            get(accounts::list_tokens).post(accounts::create_token),
+        )
         .route("/api/v1/tokens/{id}", delete(accounts::revoke_token))
-        .route("/api/v1/users", get(accounts::list_users).post(accounts::create_user))
+        .route(
+            "/api/v1/users",
+            get(accounts::list_users).post(accounts::create_user),
+        )
 }

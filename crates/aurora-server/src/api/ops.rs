@@ -18,9 +18,15 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.store().ready().await.map_err(|err| {
         tracing::warn!(error = %err, "not ready");
-        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "not_ready", err.to_string())
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            err.to_string(),
+        )
     })?;
-    Ok(Json(json!({ "status": "ready", "database": state.store().backend() })))
+    Ok(Json(
+        json!({ "status": "ready", "database": state.store().backend() }),
+    ))
 }
 
 /// Prometheus text exposition.
@@ -33,5 +39,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          aurora_build_info{{version=\"{}\",commit=\"{}\"}} 1\n",
         build.version, build.commit
     ));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }

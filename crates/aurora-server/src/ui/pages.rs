@@ -1,13 +1,13 @@
 //! Page handlers: sign-in, first-run setup, dashboard, sections, account and API tokens.
 
 use askama::Template;
+use aurora_core::credentials::{self, MIN_PASSWORD_LEN, constant_time_eq};
+use aurora_core::ids::TokenId;
+use aurora_core::model::{ApiToken, Principal, User};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use aurora_core::credentials::{self, MIN_PASSWORD_LEN, constant_time_eq};
-use aurora_core::ids::TokenId;
-use aurora_core::model::{ApiToken, Principal};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -16,7 +16,9 @@ use time::macros::format_description;
 use super::{AssetUrls, UiError, assets, render};
 use crate::accounts::{AccountError, UserForm};
 use crate::api::token_lifetime;
-use crate::auth::{self, ClientAddr, FORM_CSRF_COOKIE, Identity, SESSION_COOKIE, UiUser, safe_next};
+use crate::auth::{
+    self, ClientAddr, FORM_CSRF_COOKIE, Identity, SESSION_COOKIE, UiUser, safe_next,
+};
 use crate::error::ApiError;
 use crate::extract::ApiForm;
 use crate::state::AppState;
@@ -176,15 +178,21 @@ pub async fn login_form(
     if !state.accounts().is_set_up().await? {
         return Ok(see_other("/setup"));
     }
-    Ok(with_form_csrf(&state, &headers, jar, StatusCode::OK, |csrf| {
-        render(&LoginPage {
-            assets: assets::urls(),
-            csrf,
-            next,
-            email: "",
-            error: None,
-        })
-    }))
+    Ok(with_form_csrf(
+        &state,
+        &headers,
+        jar,
+        StatusCode::OK,
+        |csrf| {
+            render(&LoginPage {
+                assets: assets::urls(),
+                csrf,
+                next,
+                email: "",
+                error: None,
+            })
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -197,8 +205,9 @@ pub struct LoginForm {
 }
 
 fn form_csrf_ok(jar: &CookieJar, sent: &str) -> bool {
-    jar.get(FORM_CSRF_COOKIE)
-        .is_some_and(|cookie| !sent.is_empty() && constant_time_eq(cookie.value().as_bytes(), sent.as_bytes()))
+    jar.get(FORM_CSRF_COOKIE).is_some_and(|cookie| {
+        !sent.is_empty() && constant_time_eq(cookie.value().as_bytes(), sent.as_bytes())
+    })
 }
 
 pub async fn login(
@@ -221,31 +230,63 @@ pub async fn login(
         })
     };
     if !form_csrf_ok(&jar, &form.csrf) {
-        return Ok(retry(StatusCode::FORBIDDEN, "The form had expired. Please sign in again.", jar));
+        return Ok(retry(
+            StatusCode::FORBIDDEN,
+            "The form had expired. Please sign in again.",
+            jar,
+        ));
     }
     if let Err(wait) = state.check_login_rate(&client, &form.email.trim().to_lowercase()) {
         let message = format!("Too many sign-in attempts. Wait {wait} seconds and try again.");
         return Ok(retry(StatusCode::TOO_MANY_REQUESTS, &message, jar));
     }
-    match state.accounts().verify_login(&form.email, form.password.clone()).await {
+    match state
+        .accounts()
+        .verify_login(&form.email, form.password.clone())
+        .await
+    {
         Ok(user) => {
-            let (cookie_value, _) = state.accounts().start_session(&user).await?;
-            let jar = jar
-                .remove(auth::removal(FORM_CSRF_COOKIE))
-                .add(auth::session_cookie(&state, &headers, cookie_value.expose_secret().to_owned()));
             tracing::info!(user = %user.id, "signed in");
-            Ok((jar, see_other(&next)).into_response())
+            sign_in(&state, &headers, jar, &user, &next).await
         }
-        Err(AccountError::InvalidCredentials) => Ok(retry(StatusCode::UNAUTHORIZED, "Invalid e-mail or password.", jar)),
+        Err(AccountError::InvalidCredentials) => Ok(retry(
+            StatusCode::UNAUTHORIZED,
+            "Invalid e-mail or password.",
+            jar,
+        )),
         Err(err) => Err(err.into()),
     }
+}
+
+/// Opens a session for `user`, swaps the form's CSRF cookie for the session cookie, and goes
+/// on to `next`.
+async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    user: &User,
+    next: &str,
+) -> Result<Response, UiError> {
+    let (cookie_value, _) = state.accounts().start_session(user).await?;
+    let jar = jar
+        .remove(auth::removal(FORM_CSRF_COOKIE))
+        .add(auth::session_cookie(
+            state,
+            headers,
+            cookie_value.expose_secret().to_owned(),
+        ));
+    Ok((jar, see_other(next)).into_response())
 }
 
 pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Response, UiError> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         state.accounts().end_session(cookie.value()).await?;
     }
-    Ok((jar.remove(auth::removal(SESSION_COOKIE)), see_other("/login")).into_response())
+    Ok((
+        jar.remove(auth::removal(SESSION_COOKIE)),
+        see_other("/login"),
+    )
+        .into_response())
 }
 
 #[derive(Template)]
@@ -260,21 +301,31 @@ struct SetupPage<'a> {
     error: Option<&'a str>,
 }
 
-pub async fn setup_form(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar) -> Result<Response, UiError> {
+pub async fn setup_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<Response, UiError> {
     if state.accounts().is_set_up().await? {
         return Ok(see_other("/login"));
     }
-    Ok(with_form_csrf(&state, &headers, jar, StatusCode::OK, |csrf| {
-        render(&SetupPage {
-            assets: assets::urls(),
-            csrf,
-            org_name: "",
-            name: "",
-            email: "",
-            min_password: MIN_PASSWORD_LEN,
-            error: None,
-        })
-    }))
+    Ok(with_form_csrf(
+        &state,
+        &headers,
+        jar,
+        StatusCode::OK,
+        |csrf| {
+            render(&SetupPage {
+                assets: assets::urls(),
+                csrf,
+                org_name: "",
+                name: "",
+                email: "",
+                min_password: MIN_PASSWORD_LEN,
+                error: None,
+            })
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -308,10 +359,18 @@ pub async fn setup(
         })
     };
     if !form_csrf_ok(&jar, &form.csrf) {
-        return Ok(retry(StatusCode::FORBIDDEN, "The form had expired. Please submit it again.", jar));
+        return Ok(retry(
+            StatusCode::FORBIDDEN,
+            "The form had expired. Please submit it again.",
+            jar,
+        ));
     }
     if form.password.expose_secret() != form.confirm.expose_secret() {
-        return Ok(retry(StatusCode::BAD_REQUEST, "The passwords do not match.", jar));
+        return Ok(retry(
+            StatusCode::BAD_REQUEST,
+            "The passwords do not match.",
+            jar,
+        ));
     }
     let admin = UserForm {
         email: form.email.clone(),
@@ -321,14 +380,12 @@ pub async fn setup(
     };
     match state.accounts().set_up(&form.org_name, admin).await {
         Ok(user) => {
-            let (cookie_value, _) = state.accounts().start_session(&user).await?;
-            let jar = jar
-                .remove(auth::removal(FORM_CSRF_COOKIE))
-                .add(auth::session_cookie(&state, &headers, cookie_value.expose_secret().to_owned()));
             tracing::info!(user = %user.id, "first admin created");
-            Ok((jar, see_other("/")).into_response())
+            sign_in(&state, &headers, jar, &user, "/").await
         }
-        Err(AccountError::Invalid(message)) => Ok(retry(StatusCode::BAD_REQUEST, &capitalise(&message), jar)),
+        Err(AccountError::Invalid(message)) => {
+            Ok(retry(StatusCode::BAD_REQUEST, &capitalise(&message), jar))
+        }
         Err(AccountError::Store(aurora_core::StoreError::Conflict(_))) => Ok(see_other("/login")),
         Err(err) => Err(err.into()),
     }
@@ -376,11 +433,14 @@ struct SectionPage {
     description: &'static str,
 }
 
-pub async fn section(State(state): State<AppState>, user: UiUser, Path(slug): Path<String>) -> Result<Response, UiError> {
-    let section = SECTIONS
-        .iter()
-        .find(|s| s.slug == slug)
-        .ok_or_else(|| ApiError::not_found("page_not_found", "There is nothing at this address."))?;
+pub async fn section(
+    State(state): State<AppState>,
+    user: UiUser,
+    Path(slug): Path<String>,
+) -> Result<Response, UiError> {
+    let section = SECTIONS.iter().find(|s| s.slug == slug).ok_or_else(|| {
+        ApiError::not_found("page_not_found", "There is nothing at this address.")
+    })?;
     Ok(render(&SectionPage {
         assets: assets::urls(),
         layout: Layout::new(&state, &user, section.slug),
@@ -431,8 +491,13 @@ struct TokensPartial {
 }
 
 fn when(at: Option<OffsetDateTime>, none: &str) -> String {
-    at.and_then(|t| t.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).ok())
-        .unwrap_or_else(|| none.to_owned())
+    at.and_then(|t| {
+        t.format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .ok()
+    })
+    .unwrap_or_else(|| none.to_owned())
 }
 
 fn token_row(token: ApiToken, now: OffsetDateTime) -> TokenRow {
@@ -489,7 +554,9 @@ async fn account_response(
     let body = if is_htmx(headers) {
         render(&TokensPartial { tokens })
     } else {
-        let Principal { user: ref person, .. } = user.0;
+        let Principal {
+            user: ref person, ..
+        } = user.0;
         render(&AccountPage {
             assets: assets::urls(),
             layout: Layout::new(state, &user, "account"),
@@ -500,7 +567,11 @@ async fn account_response(
     Ok((status, body).into_response())
 }
 
-pub async fn account(State(state): State<AppState>, user: UiUser, headers: HeaderMap) -> Result<Response, UiError> {
+pub async fn account(
+    State(state): State<AppState>,
+    user: UiUser,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
     account_response(&state, user, &headers, StatusCode::OK, None, None).await
 }
 
@@ -542,8 +613,20 @@ pub async fn create_token(
         }
         Err(err) if err.status.is_client_error() => {
             // htmx swaps only successful responses by default, so the form error is sent as 200.
-            let status = if is_htmx(&headers) { StatusCode::OK } else { err.status };
-            account_response(&state, user, &headers, status, None, Some(capitalise(&err.message))).await
+            let status = if is_htmx(&headers) {
+                StatusCode::OK
+            } else {
+                err.status
+            };
+            account_response(
+                &state,
+                user,
+                &headers,
+                status,
+                None,
+                Some(capitalise(&err.message)),
+            )
+            .await
         }
         Err(err) => Err(err.into()),
     }

@@ -1,12 +1,12 @@
 //! [`AccountStore`] on the SQL store.
 
 use async_trait::async_trait;
+use aurora_core::StoreError;
 use aurora_core::ids::{OrgId, TokenId, UserId};
 use aurora_core::model::{ApiToken, Email, Org, Session, User, UserCredentials};
 use aurora_core::ports::{AccountStore, NewApiToken, NewUser};
-use aurora_core::StoreError;
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use super::{SqlStore, conflict_or, db_error, from_millis, parse_column, to_millis};
@@ -38,7 +38,10 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
 /// Reads a token whose columns come after the user's, prefixed `t_` where names clash.
 fn token_from_row(row: &AnyRow, prefix: &str) -> Result<ApiToken, StoreError> {
     let col = |name: &str| format!("{prefix}{name}");
-    let text = |name: &str| row.try_get::<String, _>(col(name).as_str()).map_err(db_error);
+    let text = |name: &str| {
+        row.try_get::<String, _>(col(name).as_str())
+            .map_err(db_error)
+    };
     let time = |name: &str| -> Result<Option<OffsetDateTime>, StoreError> {
         row.try_get::<Option<i64>, _>(col(name).as_str())
             .map_err(db_error)?
@@ -51,7 +54,8 @@ fn token_from_row(row: &AnyRow, prefix: &str) -> Result<ApiToken, StoreError> {
         user_id: parse_column(&text("user_id")?, "user id")?,
         name: text("name")?,
         prefix: text("prefix")?,
-        created_at: time("created_at")?.ok_or(StoreError::Corrupt("token without creation time".into()))?,
+        created_at: time("created_at")?
+            .ok_or(StoreError::Corrupt("token without creation time".into()))?,
         last_used_at: time("last_used_at")?,
         expires_at: time("expires_at")?,
         revoked_at: time("revoked_at")?,
@@ -72,14 +76,20 @@ fn email_taken(email: &Email) -> impl FnOnce() -> String + '_ {
 
 #[async_trait]
 impl AccountStore for SqlStore {
-    async fn create_first_admin(&self, org_name: &str, user: NewUser) -> Result<(Org, User), StoreError> {
+    async fn create_first_admin(
+        &self,
+        org_name: &str,
+        user: NewUser,
+    ) -> Result<(Org, User), StoreError> {
         let now = OffsetDateTime::now_utc();
         let mut tx = self.pool().begin().await.map_err(db_error)?;
         sqlx::query("INSERT INTO installation (id, created_at) VALUES (1, $1)")
             .bind(to_millis(now))
             .execute(&mut *tx)
             .await
-            .map_err(|err| conflict_or(err, || "aurora is already set up: sign in instead".into()))?;
+            .map_err(|err| {
+                conflict_or(err, || "aurora is already set up: sign in instead".into())
+            })?;
         let org = Org {
             id: OrgId::new(),
             name: org_name.to_owned(),
@@ -92,7 +102,7 @@ impl AccountStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        let user = insert_user(&mut *tx, org.id, user, now).await?;
+        let user = insert_user(&mut tx, org.id, user, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok((from_stored_org(org), user))
     }
@@ -143,37 +153,49 @@ impl AccountStore for SqlStore {
 
     async fn create_user(&self, org: OrgId, user: NewUser) -> Result<User, StoreError> {
         let mut conn = self.pool().acquire().await.map_err(db_error)?;
-        insert_user(&mut *conn, org, user, OffsetDateTime::now_utc()).await
+        insert_user(&mut conn, org, user, OffsetDateTime::now_utc()).await
     }
 
     async fn get_user(&self, org: OrgId, id: UserId) -> Result<User, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users u WHERE u.org_id = $1 AND u.id = $2"))
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db_error)?
-            .ok_or(StoreError::NotFound("user"))?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.org_id = $1 AND u.id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?
+        .ok_or(StoreError::NotFound("user"))?;
         user_from_row(&row)
     }
 
     async fn list_users(&self, org: OrgId) -> Result<Vec<User>, StoreError> {
-        sqlx::query(concat!("SELECT ", user_columns!(), " FROM users u WHERE u.org_id = $1 ORDER BY u.email"))
-            .bind(org.to_string())
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(user_from_row)
-            .collect()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.org_id = $1 ORDER BY u.email"
+        ))
+        .bind(org.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(user_from_row)
+        .collect()
     }
 
     async fn find_credentials(&self, email: &Email) -> Result<Option<UserCredentials>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", user_columns!(), ", u.password_hash FROM users u WHERE u.email = $1"))
-            .bind(email.as_str())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", u.password_hash FROM users u WHERE u.email = $1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?;
         row.map(|row| {
             Ok(UserCredentials {
                 user: user_from_row(&row)?,
@@ -200,7 +222,11 @@ impl AccountStore for SqlStore {
         Ok(())
     }
 
-    async fn find_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<Option<(Session, User)>, StoreError> {
+    async fn find_session(
+        &self,
+        id_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<(Session, User)>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
@@ -244,7 +270,11 @@ impl AccountStore for SqlStore {
         Ok(done.rows_affected())
     }
 
-    async fn create_api_token(&self, org: OrgId, token: NewApiToken) -> Result<ApiToken, StoreError> {
+    async fn create_api_token(
+        &self,
+        org: OrgId,
+        token: NewApiToken,
+    ) -> Result<ApiToken, StoreError> {
         let created = ApiToken {
             id: TokenId::new(),
             org_id: org,
@@ -253,7 +283,11 @@ impl AccountStore for SqlStore {
             prefix: token.prefix,
             created_at: from_millis(to_millis(OffsetDateTime::now_utc()))?,
             last_used_at: None,
-            expires_at: token.expires_at.map(to_millis).map(from_millis).transpose()?,
+            expires_at: token
+                .expires_at
+                .map(to_millis)
+                .map(from_millis)
+                .transpose()?,
             revoked_at: None,
         };
         // The owner must belong to the org: a token can never bridge two tenants.
@@ -294,7 +328,13 @@ impl AccountStore for SqlStore {
         .collect()
     }
 
-    async fn revoke_api_token(&self, org: OrgId, user: UserId, id: TokenId, now: OffsetDateTime) -> Result<ApiToken, StoreError> {
+    async fn revoke_api_token(
+        &self,
+        org: OrgId,
+        user: UserId,
+        id: TokenId,
+        now: OffsetDateTime,
+    ) -> Result<ApiToken, StoreError> {
         let row = sqlx::query(concat!(
             "UPDATE api_tokens SET revoked_at = $1 \
              WHERE org_id = $2 AND user_id = $3 AND id = $4 AND revoked_at IS NULL RETURNING ",
@@ -311,7 +351,10 @@ impl AccountStore for SqlStore {
         token_from_row(&row, "")
     }
 
-    async fn find_api_token(&self, token_hash: &str) -> Result<Option<(ApiToken, User)>, StoreError> {
+    async fn find_api_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(ApiToken, User)>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
@@ -329,7 +372,12 @@ impl AccountStore for SqlStore {
             .transpose()
     }
 
-    async fn touch_api_token(&self, org: OrgId, id: TokenId, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn touch_api_token(
+        &self,
+        org: OrgId,
+        id: TokenId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE org_id = $2 AND id = $3")
             .bind(to_millis(now))
             .bind(org.to_string())
@@ -369,7 +417,9 @@ async fn insert_user(
     .execute(&mut *conn)
     .await
     .map_err(|err| match &err {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("organisation"),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound("organisation")
+        }
         _ => conflict_or(err, email_taken(&created.email)),
     })?;
     Ok(created)

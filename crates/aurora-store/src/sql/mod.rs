@@ -54,9 +54,13 @@ impl Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("unsupported database.url {0:?}: use sqlite://<path> or postgres://user:password@host:port/db")]
+    #[error(
+        "unsupported database.url {0:?}: use sqlite://<path> or postgres://user:password@host:port/db"
+    )]
     UnsupportedUrl(String),
-    #[error("cannot connect to the database at {url}: {source}; check database.url and that the server is running")]
+    #[error(
+        "cannot connect to the database at {url}: {source}; check database.url and that the server is running"
+    )]
     Connect { url: String, source: sqlx::Error },
     #[error("cannot apply migrations to the database at {url}: {source}")]
     Migrate {
@@ -78,7 +82,8 @@ impl SqlStore {
     /// [`SqlStore::migrate`].
     pub async fn connect(url: &str, config: &DatabaseConfig) -> Result<Self, ConnectError> {
         sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_url(url)))?;
+        let backend =
+            Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_url(url)))?;
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
@@ -101,10 +106,13 @@ impl SqlStore {
                 })
             });
         }
-        let pool = options.connect(&url).await.map_err(|source| ConnectError::Connect {
-            url: redact_url(&url),
-            source,
-        })?;
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|source| ConnectError::Connect {
+                url: redact_url(&url),
+                source,
+            })?;
         Ok(Self { pool, backend, url })
     }
 
@@ -155,7 +163,13 @@ impl Store for SqlStore {
             sqlx::Error::Database(_) => StoreError::NotMigrated(err.to_string()),
             other => db_error(other),
         })?;
-        let expected = self.backend.migrator().iter().map(|m| m.version).max().unwrap_or(0);
+        let expected = self
+            .backend
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
         if applied < expected {
             return Err(StoreError::NotMigrated(format!(
                 "schema version {applied}, this build needs {expected}: run `aurora migrate`"

@@ -26,7 +26,9 @@ where
 }
 
 async fn connect(url: &str) -> SqlStore {
-    let store = SqlStore::connect(url, &DatabaseConfig::default()).await.expect("connect");
+    let store = SqlStore::connect(url, &DatabaseConfig::default())
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
     store
 }
@@ -35,10 +37,15 @@ async fn connect(url: &str) -> SqlStore {
 pub async fn fresh_postgres_database(admin_url: &str) -> String {
     use sqlx::Connection;
     let name = format!("aurora_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("connect to AURORA_TEST_DATABASE_URL");
-    sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+    let mut conn = sqlx::PgConnection::connect(admin_url)
         .await
-        .expect("create test database");
+        .expect("connect to AURORA_TEST_DATABASE_URL");
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+    )
+    .await
+    .expect("create test database");
     let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
     format!("{base}/{name}")
 }
