@@ -10,7 +10,12 @@ use clap::{Parser, Subcommand};
 /// Aurora investigates incidents: alerts open incidents, evidence is gathered from your
 /// telemetry, likely root causes are ranked, and a cited report is written.
 #[derive(Parser)]
-#[command(name = "aurora", version, propagate_version = true, arg_required_else_help = true)]
+#[command(
+    name = "aurora",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
 struct Cli {
     /// Configuration file [default: ./aurora.toml when it exists]
     #[arg(long, global = true, value_name = "FILE", env = "AURORA_CONFIG")]
@@ -35,6 +40,10 @@ enum Command {
     /// Manage users and API tokens
     #[command(subcommand)]
     Admin(commands::admin::Command),
+    /// Rank root causes on labelled telemetry and report AC@1, AC@3, AC@5 and Avg@5
+    Eval(commands::eval::EvalArgs),
+    /// Rank the likely root-cause services of one telemetry snapshot, with the evidence
+    Analyze(commands::eval::AnalyzeArgs),
     /// Print version information
     Version,
 }
@@ -42,9 +51,19 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     aurora::install_crypto_provider();
-    if let Command::Version = cli.command {
-        println!("aurora {} (commit {})", aurora::BUILD.version, aurora::BUILD.commit);
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Command::Version => {
+            println!(
+                "aurora {} (commit {})",
+                aurora::BUILD.version,
+                aurora::BUILD.commit
+            );
+            return ExitCode::SUCCESS;
+        }
+        // Offline analysis needs neither configuration nor runtime.
+        Command::Eval(args) => return report(commands::eval::eval(&args)),
+        Command::Analyze(args) => return report(commands::eval::analyze(&args)),
+        _ => {}
     }
     let mut settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -56,7 +75,10 @@ fn main() -> ExitCode {
     if let Some(format) = cli.log_format {
         settings.log.format = format;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -72,9 +94,13 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Admin(command) => commands::admin::run(settings, command).await,
-            Command::Version => Ok(()),
+            Command::Version | Command::Eval(_) | Command::Analyze(_) => Ok(()),
         }
     });
+    report(outcome)
+}
+
+fn report(outcome: anyhow::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -83,7 +83,9 @@ impl Settings {
     fn load_from(file: Option<&Path>, env: Env) -> Result<Self, SettingsError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         match file {
-            Some(path) if !path.exists() => return Err(SettingsError::MissingFile(path.to_owned())),
+            Some(path) if !path.exists() => {
+                return Err(SettingsError::MissingFile(path.to_owned()));
+            }
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
                 figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
@@ -107,12 +109,15 @@ impl Settings {
             problems.push("server.max_body_bytes: must be at least 1".to_owned());
         }
         if self.server.request_timeout.is_zero() {
-            problems.push("server.request_timeout: must be longer than zero, e.g. \"30s\"".to_owned());
+            problems
+                .push("server.request_timeout: must be longer than zero, e.g. \"30s\"".to_owned());
         }
         if let Some(url) = &self.server.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
-            problems.push(format!("server.public_url: {url:?} must start with http:// or https://"));
+            problems.push(format!(
+                "server.public_url: {url:?} must start with http:// or https://"
+            ));
         }
         for origin in &self.server.cors_allowed_origins {
             if origin.parse::<axum::http::HeaderValue>().is_err() || !origin.contains("://") {
@@ -139,7 +144,10 @@ impl Settings {
             problems.push("database.max_connections: must be at least 1".to_owned());
         }
         if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            problems.push(format!("log.level: {:?} is not a valid filter ({err}); e.g. \"info\"", self.log.level));
+            problems.push(format!(
+                "log.level: {:?} is not a valid filter ({err}); e.g. \"info\"",
+                self.log.level
+            ));
         }
         if problems.is_empty() {
             Ok(())
@@ -160,7 +168,8 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = shown.database.url.as_deref().map(redact_url);
-        toml::to_string_pretty(&shown).unwrap_or_else(|err| format!("# cannot print settings: {err}\n"))
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|err| format!("# cannot print settings: {err}\n"))
     }
 }
 
@@ -168,7 +177,13 @@ impl Settings {
 fn describe(err: figment::Error) -> String {
     err.into_iter()
         .map(|e| {
-            let key = e.path.iter().filter(|p| *p != "default").cloned().collect::<Vec<_>>().join(".");
+            let key = e
+                .path
+                .iter()
+                .filter(|p| *p != "default")
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(".");
             let source = e
                 .metadata
                 .as_ref()
@@ -179,7 +194,10 @@ fn describe(err: figment::Error) -> String {
                 .unwrap_or_else(|| "settings".to_owned());
             let kind = match &e.kind {
                 figment::error::Kind::UnknownField(field, allowed) => {
-                    format!("unknown key `{field}`; allowed keys here: {}", allowed.join(", "))
+                    format!(
+                        "unknown key `{field}`; allowed keys here: {}",
+                        allowed.join(", ")
+                    )
                 }
                 other => other.to_string(),
             };

@@ -21,6 +21,8 @@ use crate::telemetry::metrics_handle;
 
 /// How often expired sessions are removed.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often idle sign-in rate-limit entries are dropped.
+const RATE_LIMIT_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the metrics recorder drains its histogram buffers.
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -53,8 +55,12 @@ impl Services {
 }
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}; set data_dir to a writable place", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}; set data_dir to a writable place",
+            dir.display()
+        )
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -79,6 +85,7 @@ fn open_secrets(settings: &Settings) -> anyhow::Result<Arc<dyn SecretStore>> {
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    state: AppState,
     services: Services,
     settings: Settings,
     started: Instant,
@@ -98,13 +105,19 @@ impl Application {
             metrics_handle(),
             crate::BUILD,
         );
-        let router = aurora_server::router(state);
+        let router = aurora_server::router(state.clone());
         let listener = TcpListener::bind(settings.server.listen)
             .await
-            .with_context(|| format!("cannot listen on {}; set server.listen to a free address", settings.server.listen))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}; set server.listen to a free address",
+                    settings.server.listen
+                )
+            })?;
         Ok(Self {
             listener,
             router,
+            state,
             services,
             settings,
             started,
@@ -112,7 +125,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.settings.server.listen)
+        self.listener
+            .local_addr()
+            .unwrap_or(self.settings.server.listen)
     }
 
     pub fn services(&self) -> &Services {
@@ -130,13 +145,17 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets requests in flight finish for up to
     /// `server.shutdown_grace`.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let background = self.spawn_background();
         let grace = self.settings.server.shutdown_grace;
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -185,7 +204,15 @@ impl Application {
                 handle.run_upkeep();
             }
         });
-        vec![sweeper, upkeep]
+        let state = self.state.clone();
+        let pruner = tokio::spawn(async move {
+            let mut every = tokio::time::interval(RATE_LIMIT_PRUNE_INTERVAL);
+            loop {
+                every.tick().await;
+                state.prune_rate_limits();
+            }
+        });
+        vec![sweeper, upkeep, pruner]
     }
 }
 

@@ -44,7 +44,9 @@ pub enum Command {
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
-    value.parse().map_err(|err: aurora_core::model::UnknownRole| err.to_string())
+    value
+        .parse()
+        .map_err(|err: aurora_core::model::UnknownRole| err.to_string())
 }
 
 pub async fn run(settings: Settings, command: Command) -> anyhow::Result<()> {
@@ -87,7 +89,10 @@ async fn create_user(
     let user = if services.store.is_set_up().await? {
         let orgs = services.store.list_orgs().await?;
         let [only] = orgs.as_slice() else {
-            bail!("there are {} organisations; create users from the web UI of the one they belong to", orgs.len());
+            bail!(
+                "there are {} organisations; create users from the web UI of the one they belong to",
+                orgs.len()
+            );
         };
         services.accounts.create_user(only.id, form).await?
     } else {
@@ -103,18 +108,29 @@ async fn create_user(
 fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
     if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
-        return Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()));
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        return Ok(SecretString::from(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ));
     }
     let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
-    let second = rpassword::prompt_password("Repeat password: ").context("cannot read the password")?;
+    let second =
+        rpassword::prompt_password("Repeat password: ").context("cannot read the password")?;
     if first != second {
         bail!("the passwords do not match");
     }
     Ok(SecretString::from(first))
 }
 
-async fn create_token(services: &Services, email: &str, name: &str, days: Option<u32>) -> anyhow::Result<()> {
+async fn create_token(
+    services: &Services,
+    email: &str,
+    name: &str,
+    days: Option<u32>,
+) -> anyhow::Result<()> {
     let email = Email::parse(email)?;
     let user = services
         .store
@@ -127,8 +143,14 @@ async fn create_token(services: &Services, email: &str, name: &str, days: Option
         Some(d @ 1..=3650) => Some(std::time::Duration::from_secs(u64::from(d) * 86_400)),
         Some(_) => bail!("--expires-in-days must be between 1 and 3650"),
     };
-    let (token, secret) = services.accounts.create_token(&user, name, lifetime).await?;
-    eprintln!("created API token {:?} ({}) for {email}; it is shown only this once:", token.name, token.id);
+    let (token, secret) = services
+        .accounts
+        .create_token(&user, name, lifetime)
+        .await?;
+    eprintln!(
+        "created API token {:?} ({}) for {email}; it is shown only this once:",
+        token.name, token.id
+    );
     println!("{}", secret.expose_secret());
     Ok(())
 }

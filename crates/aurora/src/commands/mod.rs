@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod admin;
+pub mod eval;
 pub mod serve;
 
 use aurora_store::SqlStore;
@@ -15,7 +16,11 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     }
     let store = SqlStore::connect(&settings.database_url(), &settings.database).await?;
     store.migrate().await?;
-    println!("database {} ({}) is up to date", store.display_url(), store.kind().name());
+    println!(
+        "database {} ({}) is up to date",
+        store.display_url(),
+        store.kind().name()
+    );
     store.close().await;
     Ok(())
 }

@@ -38,7 +38,9 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
     );
     if !set_up {
         println!("  first run: open {url}/setup to create the admin account,");
-        println!("             or run `aurora admin create-user --email you@example.com --role admin`");
+        println!(
+            "             or run `aurora admin create-user --email you@example.com --role admin`"
+        );
     }
     tracing::info!(%url, ready_ms = app.startup_time().as_millis() as u64, "ready");
     app.run_until(shutdown_signal()).await

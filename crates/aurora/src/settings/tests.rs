@@ -5,7 +5,10 @@ fn load(toml: &str) -> Result<Settings, SettingsError> {
     let path = dir.path().join("aurora.toml");
     std::fs::write(&path, toml).unwrap();
     // A prefix nothing sets, so that the machine's environment cannot leak in.
-    Settings::load_from(Some(&path), Env::prefixed("AURORA_UNSET_PREFIX__").split("__"))
+    Settings::load_from(
+        Some(&path),
+        Env::prefixed("AURORA_UNSET_PREFIX__").split("__"),
+    )
 }
 
 #[test]
@@ -18,25 +21,43 @@ fn defaults_need_no_file() {
 
 #[test]
 fn an_unknown_key_names_the_file_the_key_and_the_allowed_keys() {
-    let err = load("[server]\nlisten = \"127.0.0.1:9000\"\nlisen = 1\n").unwrap_err().to_string();
+    let err = load("[server]\nlisten = \"127.0.0.1:9000\"\nlisen = 1\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("aurora.toml"), "{err}");
-    assert!(err.contains("server.lisen") || err.contains("`lisen`"), "{err}");
+    assert!(
+        err.contains("server.lisen") || err.contains("`lisen`"),
+        "{err}"
+    );
     assert!(err.contains("listen"), "{err}");
 }
 
 #[test]
 fn a_bad_value_names_the_key() {
-    let err = load("[server]\nlisten = \"not an address\"\n").unwrap_err().to_string();
+    let err = load("[server]\nlisten = \"not an address\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("server.listen"), "{err}");
     let err = load("[log]\nformat = \"xml\"\n").unwrap_err().to_string();
-    assert!(err.contains("log.format") && err.contains("pretty"), "{err}");
-    let err = load("[database]\nurl = \"mysql://u:pw@h/db\"\n").unwrap_err().to_string();
-    assert!(err.contains("database.url") && !err.contains("pw@"), "{err}");
-    let err = load("[server]\nrequest_timeout = \"soon\"\n").unwrap_err().to_string();
+    assert!(
+        err.contains("log.format") && err.contains("pretty"),
+        "{err}"
+    );
+    let err = load("[database]\nurl = \"mysql://u:pw@h/db\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("database.url") && !err.contains("pw@"),
+        "{err}"
+    );
+    let err = load("[server]\nrequest_timeout = \"soon\"\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("server.request_timeout"), "{err}");
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
 fn environment_overrides_the_file() {
     figment::Jail::expect_with(|jail| {
         jail.create_file("aurora.toml", "[server]\nlisten = \"127.0.0.1:9000\"\n")?;
@@ -56,4 +77,10 @@ fn printed_settings_hide_database_passwords() {
     let text = settings.to_redacted_toml();
     assert!(text.contains("postgres://aurora:***@db/aurora"), "{text}");
     assert!(!text.contains("hunter2"));
+}
+
+#[test]
+fn the_example_file_documents_exactly_the_defaults() {
+    let example = include_str!("../../../../aurora.example.toml");
+    assert_eq!(load(example).unwrap(), Settings::default());
 }

@@ -6,7 +6,9 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn first_run_sign_out_sign_in_and_an_api_token() {
-    let Some(browser) = Browser::start().await else { return };
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
     let app = spawn_app().await;
     let b = &browser;
 
@@ -26,7 +28,11 @@ async fn first_run_sign_out_sign_in_and_an_api_token() {
     b.fill("#email", "ada@example.com").await;
     b.fill("#password", "wrong password").await;
     b.click("#sign-in").await;
-    assert!(b.text_of(".alert-error").await.contains("Invalid e-mail or password"));
+    assert!(
+        b.text_of(".alert-error")
+            .await
+            .contains("Invalid e-mail or password")
+    );
     b.fill("#password", "analytical engine").await;
     b.click("#sign-in").await;
     b.wait_for_path("/").await;
@@ -38,7 +44,8 @@ async fn first_run_sign_out_sign_in_and_an_api_token() {
     let token = b.text_of("#new-token").await;
     assert!(token.starts_with("aur_"), "{token}");
     if let Ok(dir) = std::env::var("AURORA_SCREENSHOT_DIR") {
-        b.screenshot(&std::path::Path::new(&dir).join("account.png")).await;
+        b.screenshot(&std::path::Path::new(&dir).join("account.png"))
+            .await;
     }
 
     let me: Value = client()

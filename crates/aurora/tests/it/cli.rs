@@ -15,7 +15,8 @@ fn aurora(args: &[&str], dir: &std::path::Path, stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run aurora");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(input.as_bytes()).expect("write to stdin");
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("aurora finished")
@@ -28,11 +29,18 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn a_bad_config_file_is_refused_with_the_file_key_and_allowed_values() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("aurora.toml"), "[server]\nlissen = \"127.0.0.1:1\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("aurora.toml"),
+        "[server]\nlissen = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
     let out = aurora(&["config"], dir.path(), None);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("aurora.toml") && err.contains("lissen") && err.contains("listen"), "{err}");
+    assert!(
+        err.contains("aurora.toml") && err.contains("lissen") && err.contains("listen"),
+        "{err}"
+    );
 
     let out = aurora(&["--config", "missing.toml", "config"], dir.path(), None);
     assert!(text(&out.stderr).contains("missing.toml does not exist"));
@@ -41,7 +49,11 @@ fn a_bad_config_file_is_refused_with_the_file_key_and_allowed_values() {
 #[test]
 fn config_prints_the_effective_settings_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("aurora.toml"), "[database]\nurl = \"postgres://aurora:hunter2@db:5432/aurora\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("aurora.toml"),
+        "[database]\nurl = \"postgres://aurora:hunter2@db:5432/aurora\"\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_aurora"))
         .arg("config")
         .current_dir(dir.path())
@@ -51,7 +63,10 @@ fn config_prints_the_effective_settings_without_secrets() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(shown.contains("listen = \"127.0.0.1:9999\""), "{shown}");
-    assert!(shown.contains("postgres://aurora:***@db:5432/aurora") && !shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("postgres://aurora:***@db:5432/aurora") && !shown.contains("hunter2"),
+        "{shown}"
+    );
     assert!(shown.contains("request_timeout = \"30s\""), "{shown}");
 }
 
@@ -61,20 +76,34 @@ fn an_unreachable_database_stops_start_up_with_a_clear_message() {
     let out = Command::new(env!("CARGO_BIN_EXE_aurora"))
         .args(["migrate"])
         .current_dir(dir.path())
-        .env("AURORA__DATABASE__URL", "postgres://aurora:pw@127.0.0.1:1/aurora")
+        .env(
+            "AURORA__DATABASE__URL",
+            "postgres://aurora:pw@127.0.0.1:1/aurora",
+        )
         .env("AURORA__DATABASE__CONNECT_TIMEOUT", "2s")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("cannot connect to the database") && err.contains("***") && !err.contains(":pw@"), "{err}");
+    assert!(
+        err.contains("cannot connect to the database")
+            && err.contains("***")
+            && !err.contains(":pw@"),
+        "{err}"
+    );
 }
 
 #[test]
 fn admin_commands_create_the_first_admin_and_a_working_token() {
     let dir = tempfile::tempdir().unwrap();
     let viewer_first = aurora(
-        &["admin", "create-user", "--email", "v@example.com", "--password-stdin"],
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "v@example.com",
+            "--password-stdin",
+        ],
         dir.path(),
         Some("long enough password\n"),
     );
@@ -82,7 +111,15 @@ fn admin_commands_create_the_first_admin_and_a_working_token() {
     assert!(text(&viewer_first.stderr).contains("--role admin"));
 
     let created = aurora(
-        &["admin", "create-user", "--email", "ops@example.com", "--role", "admin", "--password-stdin"],
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
         dir.path(),
         Some("long enough password\n"),
     );
@@ -90,19 +127,44 @@ fn admin_commands_create_the_first_admin_and_a_working_token() {
     assert!(text(&created.stdout).contains("created admin user ops@example.com"));
 
     let weak = aurora(
-        &["admin", "create-user", "--email", "x@example.com", "--password-stdin"],
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "x@example.com",
+            "--password-stdin",
+        ],
         dir.path(),
         Some("short\n"),
     );
-    assert!(text(&weak.stderr).contains("at least 12 characters"), "{}", text(&weak.stderr));
+    assert!(
+        text(&weak.stderr).contains("at least 12 characters"),
+        "{}",
+        text(&weak.stderr)
+    );
 
-    let token = aurora(&["admin", "create-token", "--email", "ops@example.com", "--name", "ci"], dir.path(), None);
+    let token = aurora(
+        &[
+            "admin",
+            "create-token",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "ci",
+        ],
+        dir.path(),
+        None,
+    );
     assert!(token.status.success(), "{}", text(&token.stderr));
     let value = text(&token.stdout).trim().to_owned();
     assert!(value.starts_with("aur_") && value.len() > 40, "{value}");
 
     let migrated = aurora(&["migrate"], dir.path(), None);
-    assert!(text(&migrated.stdout).contains("is up to date"), "{}", text(&migrated.stderr));
+    assert!(
+        text(&migrated.stdout).contains("is up to date"),
+        "{}",
+        text(&migrated.stderr)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -141,8 +203,14 @@ fn serve_prints_where_it_listens_and_stops_on_sigterm() {
     std::io::BufRead::read_line(&mut stdout, &mut second).unwrap();
     let mut third = String::new();
     std::io::BufRead::read_line(&mut stdout, &mut third).unwrap();
-    assert!(first.contains("is listening on http://127.0.0.1:"), "{first}");
-    assert!(second.contains("aurora-data") && second.contains("sqlite"), "{second}");
+    assert!(
+        first.contains("is listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    assert!(
+        second.contains("aurora-data") && second.contains("sqlite"),
+        "{second}"
+    );
     assert!(third.contains("/setup"), "{third}");
     #[cfg(unix)]
     {

@@ -11,9 +11,21 @@ async fn health_and_readiness() {
     assert_eq!(health.status(), StatusCode::OK);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
 
-    let ready: Value = app.client.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    let ready: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["status"], "ready");
-    let expected = if std::env::var(aurora_testkit::DATABASE_URL_ENV).is_ok() { "postgres" } else { "sqlite" };
+    let expected = if std::env::var(aurora_testkit::DATABASE_URL_ENV).is_ok() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     assert_eq!(ready["database"], expected);
 }
 
@@ -40,35 +52,76 @@ async fn metrics_count_requests_by_route_and_status() {
         app.client.get(app.url("/healthz")).send().await.unwrap();
     }
     app.client.get(app.url("/api/v1/me")).send().await.unwrap();
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let line = text
         .lines()
-        .find(|l| l.starts_with("http_requests_total") && l.contains("route=\"/healthz\"") && l.contains("status=\"200\""))
+        .find(|l| {
+            l.starts_with("http_requests_total")
+                && l.contains("route=\"/healthz\"")
+                && l.contains("status=\"200\"")
+        })
         .unwrap_or_else(|| panic!("no /healthz counter in:\n{text}"));
     let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 3.0, "{line}");
-    assert!(text.contains("route=\"/api/v1/me\"") && text.contains("status=\"401\""), "{text}");
-    assert!(text.contains("http_request_duration_seconds_bucket"), "a histogram: {text}");
+    assert!(
+        text.contains("route=\"/api/v1/me\"") && text.contains("status=\"401\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "a histogram: {text}"
+    );
     assert!(text.contains("aurora_build_info{version="), "{text}");
 }
 
 #[tokio::test]
 async fn unknown_api_routes_answer_json_and_pages_answer_html() {
     let app = spawn_app().await;
-    let api = app.client.get(app.url("/api/v1/nope")).send().await.unwrap();
+    let api = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status(), StatusCode::NOT_FOUND);
     let body: Value = api.json().await.unwrap();
     assert_eq!(body["error"]["code"], "route_not_found");
-    assert!(body["error"]["message"].as_str().unwrap().contains("/api/v1/nope"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/nope")
+    );
 
-    let page = app.client.get(app.url("/no/such/page")).send().await.unwrap();
+    let page = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(page.text().await.unwrap().contains("Page not found"));
 
     let wrong_method = app.client.put(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+    assert_eq!(
+        wrong_method.json::<Value>().await.unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
 }
 
 #[tokio::test]
@@ -87,7 +140,10 @@ async fn bodies_over_the_limit_are_refused_with_413() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "payload_too_large"
+    );
 
     // Without a declared length the body is cut off while it is read.
     let stream = futures_stream(big);
@@ -102,12 +158,27 @@ async fn bodies_over_the_limit_are_refused_with_413() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Nothing was created.
-    let tokens: Value = app.client.get(app.url("/api/v1/tokens")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let tokens: Value = app
+        .client
+        .get(app.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(tokens.as_array().unwrap().len(), 1);
 }
 
-fn futures_stream(body: String) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.into_bytes().chunks(512).map(|c| Ok(c.to_vec())).collect();
+fn futures_stream(
+    body: String,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
+        .into_bytes()
+        .chunks(512)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
     futures::stream::iter(chunks)
 }
 
@@ -125,11 +196,36 @@ async fn malformed_bodies_get_specific_codes() {
             .send()
     };
     let cases = [
-        ("{not json", "application/json", StatusCode::BAD_REQUEST, "invalid_json"),
-        ("{\"nam\": \"x\"}", "application/json", StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        ("name=x", "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        ("{\"name\": \"\"}", "application/json", StatusCode::BAD_REQUEST, "invalid_request"),
-        ("{\"name\": \"x\", \"expires_in_days\": 0}", "application/json", StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            "{not json",
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            "{\"nam\": \"x\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            "name=x",
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "{\"name\": \"\"}",
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "{\"name\": \"x\", \"expires_in_days\": 0}",
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
     ];
     for (body, content_type, status, code) in cases {
         let response = post(body, content_type).await.unwrap();
@@ -144,7 +240,65 @@ async fn malformed_bodies_get_specific_codes() {
 async fn graceful_shutdown_lets_the_server_stop_cleanly() {
     let app = spawn_app().await;
     let url = app.url("/healthz");
-    assert_eq!(app.client.get(&url).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     app.stop().await.expect("clean stop");
-    assert!(aurora_testkit::client().get(&url).send().await.is_err(), "still serving after stop");
+    assert!(
+        aurora_testkit::client().get(&url).send().await.is_err(),
+        "still serving after stop"
+    );
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = aurora_testkit::spawn_app_with(|s| {
+        s.server.cors_allowed_origins = vec!["https://ops.example.com".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/me"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("https://ops.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://ops.example.com"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_is_stopped_with_503() {
+    let app = aurora_testkit::spawn_app_with(|s| {
+        s.server.request_timeout = std::time::Duration::from_millis(2)
+    })
+    .await;
+    let admin = app.create_admin().await;
+    let token = app.token_for(&admin).await;
+    // Creating a user hashes a password with argon2id, which takes far longer than 2 ms.
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"email": "slow@example.com", "name": "S", "role": "viewer", "password": "long enough password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "request_timeout"
+    );
 }

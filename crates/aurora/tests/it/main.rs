@@ -1,6 +1,8 @@
 //! Black-box tests of the running application over HTTP, through the CLI binary, and in a
 //! headless browser. Each test starts its own Aurora (see `aurora_testkit::spawn_app`).
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod accounts;
 mod browser;
 mod cli;
