@@ -361,7 +361,7 @@ impl fmt::Display for EvalReport {
     }
 }
 
-/// Path of the shared datasets relative to this crate, for tests and examples.
+/// Path of the shared datasets relative to this crate, for tests.
 pub fn default_datasets_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets")
 }

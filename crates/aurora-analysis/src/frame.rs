@@ -209,6 +209,9 @@ pub struct Window {
     pub onset: Option<f64>,
     /// The service where the incident was observed (the alerting service), if known.
     pub alert_service: Option<String>,
+    /// The metric that alerted on `alert_service`, if known, as its name without the service
+    /// (the [`crate::metric_scores::metric_key`] of the series, e.g. `latency/Average`).
+    pub alert_metric: Option<String>,
 }
 
 /// The call graph: directed edges caller → callee.

@@ -6,6 +6,7 @@
 //! - [`onset`]: Bayesian online change-point detection when the incident start is unknown.
 //! - [`metric_scores`], [`log_scores`], [`trace_scores`]: per-service anomaly scores with
 //!   evidence; [`topology`]: ranking along the call graph; [`baro`]: the BARO baseline.
+//! - [`explain`]: each service's share of a known alert, along the call graph.
 //! - [`rank`]: the API, `rank(frame, window, topology) -> Ranking`.
 //! - [`eval`]: run many cases and report AC@k and Avg@5.
 //!
@@ -15,6 +16,7 @@ pub mod baro;
 pub mod error;
 pub mod eval;
 pub mod evidence;
+pub mod explain;
 pub mod frame;
 pub mod loaders;
 pub mod log_scores;

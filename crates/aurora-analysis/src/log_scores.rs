@@ -24,6 +24,13 @@ pub struct LogParams {
     pub new_info_weight: f64,
     /// Fewest incident lines of a template to count. Default 2: a single line is anecdote.
     pub min_count: u64,
+    /// Mask times of day, hex ids of 8 or more digits and numbers before mining, so lines
+    /// that differ only in those fall into one template. Default false for now: with it on,
+    /// the Nezha day's logs do form real templates, but their new error templates appear in
+    /// the *callers* of a faulty service (propagated failures) and, weighed as a standout
+    /// family, outrank the callee (AC@1 0.94 → 0.88 there, Avg@5 0.94 → 0.95). Turn it on
+    /// once log evidence is routed along the call graph like edge evidence.
+    pub mask_variables: bool,
 }
 
 impl Default for LogParams {
@@ -33,6 +40,7 @@ impl Default for LogParams {
             depth: 4,
             new_info_weight: 0.5,
             min_count: 2,
+            mask_variables: false,
         }
     }
 }
@@ -51,15 +59,29 @@ pub fn score(logs: &[LogRecord], split: &Split, p: &LogParams) -> ServiceScores 
     if logs.is_empty() {
         return out;
     }
+    let mut masks = vec![
+        builtin_masks::uuid(),
+        builtin_masks::hex32(),
+        builtin_masks::ipv4(),
+        builtin_masks::email(),
+    ];
+    if p.mask_variables {
+        // Times of day, long hex ids (span ids are shorter than 32) and plain numbers vary on
+        // every line; left in, each line would be a template of its own and "new".
+        for (pattern, placeholder) in [
+            (r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b", "<time>"),
+            (r"\b[0-9a-fA-F]{8,}\b", "<hex>"),
+            (r"\b\d+(?:\.\d+)?\b", "<num>"),
+        ] {
+            if let Ok(m) = logdrain::Mask::new(pattern, placeholder) {
+                masks.push(m);
+            }
+        }
+    }
     let Ok(miner) = Miner::builder()
         .sim_threshold(p.sim_threshold)
         .depth(p.depth)
-        .masks([
-            builtin_masks::uuid(),
-            builtin_masks::hex32(),
-            builtin_masks::ipv4(),
-            builtin_masks::email(),
-        ])
+        .masks(masks)
         .build()
     else {
         return out;
@@ -146,3 +168,6 @@ pub fn score(logs: &[LogRecord], split: &Split, p: &LogParams) -> ServiceScores 
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,6 +21,13 @@ pub struct MetricParams {
     /// saturated histogram quantile, a shared node gauge) says little about which one is the
     /// cause, while a metric that moves in one service only keeps its full weight.
     pub peer_normalize: bool,
+    /// Contrast each series with the strongest other service on the same metric: its z
+    /// becomes `(1 + z) / (1 + z_runner_up) − 1`, a difference of surprises on the log scale.
+    /// Default true: a root cause's own resource or latency moves in that service alone, while
+    /// a symptom (callers' client latency, a saturated histogram quantile) moves in many
+    /// services at once, so only what stands out from every peer keeps its weight. It
+    /// replaces `peer_normalize` when both are set.
+    pub runner_up_contrast: bool,
     /// Fewest normal samples needed to score a series. Default 1: with fewer than a handful the
     /// relative scale floor (5 % of the median) carries the baseline, which is still better
     /// than ignoring the series.
@@ -33,6 +40,7 @@ impl Default for MetricParams {
             incident_quantile: 0.9,
             since_z: 3.0,
             peer_normalize: true,
+            runner_up_contrast: true,
             min_normal: 1,
         }
     }
@@ -133,6 +141,29 @@ pub fn score(frame: &TelemetryFrame, split: &Split, p: &MetricParams) -> Service
             (*k, median(&zs).unwrap_or(1.0).max(1.0))
         })
         .collect();
+    if p.runner_up_contrast {
+        for (svc, key, mut ev) in found {
+            let runner_up = per_key
+                .get(key)
+                .map(|m| {
+                    m.iter()
+                        .filter(|(s, _)| **s != svc)
+                        .map(|(_, z)| *z)
+                        .fold(0.0f64, f64::max)
+                })
+                .unwrap_or(0.0);
+            if runner_up > 0.0 {
+                ev.note = format!("{}; strongest other service z {runner_up:.1}", ev.note);
+                ev.z = (1.0 + ev.z) / (1.0 + runner_up) - 1.0;
+            }
+            if ev.z > 0.0 {
+                push_evidence(&mut out, svc, ev);
+            } else {
+                out.entry(svc.to_string()).or_default();
+            }
+        }
+        return out;
+    }
     for (svc, key, mut ev) in found {
         let div = if p.peer_normalize {
             peer.get(key).copied().unwrap_or(1.0)

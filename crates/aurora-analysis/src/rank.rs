@@ -86,6 +86,23 @@ pub struct RankOptions {
     /// Score each signal family relative to its median over services. Default true: a family
     /// in which every service looks anomalous tells less than one in which a few stand out.
     pub family_contrast: bool,
+    /// Weigh each signal family by how far its top service stands above its runner-up:
+    /// weight = floor + (1 − floor) · (top − runner-up) / top, on the contrasted scores.
+    /// Default true: a family that singles out one service is informative, one in which
+    /// several services are about equally extreme is not. With a single family the weight is
+    /// one constant factor and changes no order.
+    pub family_standout: bool,
+    /// Smallest family weight under `family_standout`. Default 0.05: only keeps a family whose
+    /// top two tie from being zeroed out (its order still breaks ties between other families).
+    pub standout_floor: f64,
+    /// When the alerting service and its metric are known, rank the services it calls by
+    /// their share of the alert's excess ([`crate::explain`]). Default true: a known symptom
+    /// is the strongest clue there is, and it says which signal to follow.
+    pub explain_alert: bool,
+    /// How many times the top anomaly score a full share of the alert is worth. Default 2:
+    /// a difference of half the alert outweighs any difference in anomaly score, while
+    /// services with near-equal shares are still told apart by their anomaly.
+    pub explain_weight: f64,
 }
 
 impl Default for RankOptions {
@@ -105,6 +122,10 @@ impl Default for RankOptions {
             walk: WalkParams::default(),
             corroboration: 0.5,
             family_contrast: true,
+            family_standout: true,
+            standout_floor: 0.05,
+            explain_alert: true,
+            explain_weight: 2.0,
         }
     }
 }
@@ -298,6 +319,26 @@ pub fn rank_with(
         } else {
             0.0
         };
+        let weight = if opts.family_standout {
+            let mut top2 = [0.0f64; 2];
+            for v in &all {
+                let v = (v - floor).max(0.0);
+                if v > top2[0] {
+                    top2 = [v, top2[0]];
+                } else if v > top2[1] {
+                    top2[1] = v;
+                }
+            }
+            let gap = if top2[0] > 0.0 {
+                (top2[0] - top2[1]) / top2[0]
+            } else {
+                0.0
+            };
+            let f = opts.standout_floor.clamp(0.0, 1.0);
+            f + (1.0 - f) * gap
+        } else {
+            1.0
+        };
         for (
             svc,
             FeatureScore {
@@ -309,7 +350,7 @@ pub fn rank_with(
             per_service
                 .entry(svc.clone())
                 .or_default()
-                .push((score - floor).max(0.0));
+                .push(weight * (score - floor).max(0.0));
             evidence
                 .entry(svc.clone())
                 .or_default()
@@ -353,7 +394,21 @@ pub fn rank_with(
                 }
             }
         }
-        if let Some(alert) = &window.alert_service {
+        let shares = if opts.explain_alert {
+            crate::explain::shares(frame, &split, window, topology)
+        } else {
+            None
+        };
+        if let Some(shares) = shares.filter(|m| !m.is_empty()) {
+            // Services that account for the alert rank ahead of everything else, ordered by
+            // their share of it; the anomaly score only orders services with equal shares.
+            let top = final_scores.values().copied().fold(0.0, f64::max) + 1.0;
+            for (svc, sh) in shares {
+                let score = final_scores.entry(svc.clone()).or_insert(0.0);
+                *score += top * (1.0 + opts.explain_weight * sh.share);
+                evidence.entry(svc).or_default().push(sh.evidence);
+            }
+        } else if let Some(alert) = &window.alert_service {
             let reach = downstream(topology, alert);
             if reach.len() > 1 {
                 // Everything the alerting service calls ranks ahead of what it does not call.

@@ -25,6 +25,15 @@ pub struct TraceParams {
     pub rel_floor: f64,
     /// Absolute scale floor for durations, seconds. Default 1e-4 (0.1 ms): below timer noise.
     pub abs_floor: f64,
+    /// Leave exit spans (spans whose children all run in other services) out of the self-time
+    /// groups. Default true: their self time is network and callee queueing, which the edge
+    /// scores already blame on the right end; counted as own time it blames every caller of a
+    /// slow callee.
+    pub skip_exit_spans: bool,
+    /// Let a service's slow outgoing edges count even when its incoming edges are judged and
+    /// normal. Default false: a delay in a service's own network slows the calls into it too,
+    /// so slow outgoing edges with normal incoming ones point at the callees.
+    pub blame_caller_with_quiet_inbound: bool,
 }
 
 impl Default for TraceParams {
@@ -34,6 +43,8 @@ impl Default for TraceParams {
             min_incident: 3,
             rel_floor: 0.1,
             abs_floor: 1e-4,
+            skip_exit_spans: true,
+            blame_caller_with_quiet_inbound: false,
         }
     }
 }
@@ -78,6 +89,13 @@ impl Group {
 /// Self time of every span: its duration minus the union of its children's intervals
 /// (clipped to the span), so overlapping async children are not subtracted twice.
 pub fn self_times(spans: &[Span]) -> Vec<f64> {
+    self_times_and_exits(spans).0
+}
+
+/// [`self_times`], and for every span whether it is an exit span: one whose children all
+/// belong to other services (an outgoing call). An exit span's self time is the time on the
+/// wire and in the callee's queue, not work of its own service; the edge scores judge it.
+pub fn self_times_and_exits(spans: &[Span]) -> (Vec<f64>, Vec<bool>) {
     let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(spans.len());
     for (i, s) in spans.iter().enumerate() {
         index.insert((s.trace_id.as_str(), s.span_id.as_str()), i);
@@ -91,7 +109,12 @@ pub fn self_times(spans: &[Span]) -> Vec<f64> {
             children[pi].push(i);
         }
     }
-    spans
+    let exits: Vec<bool> = children
+        .iter()
+        .enumerate()
+        .map(|(i, ch)| !ch.is_empty() && ch.iter().all(|&c| spans[c].service != spans[i].service))
+        .collect();
+    let selft = spans
         .iter()
         .enumerate()
         .map(|(i, s)| {
@@ -122,7 +145,8 @@ pub fn self_times(spans: &[Span]) -> Vec<f64> {
             }
             (s.duration - covered).max(0.0)
         })
-        .collect()
+        .collect();
+    (selft, exits)
 }
 
 /// Trace scores: self-time shifts per service (`.0`) and edge shifts per service (`.1`).
@@ -132,7 +156,7 @@ pub fn score(spans: &[Span], split: &Split, p: &TraceParams) -> (ServiceScores, 
     if spans.is_empty() {
         return (own, edges_out);
     }
-    let selft = self_times(spans);
+    let (selft, exits) = self_times_and_exits(spans);
     let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(spans.len());
     for (i, s) in spans.iter().enumerate() {
         index.insert((s.trace_id.as_str(), s.span_id.as_str()), i);
@@ -141,10 +165,12 @@ pub fn score(spans: &[Span], split: &Split, p: &TraceParams) -> (ServiceScores, 
     let mut by_edge: BTreeMap<(&str, &str), Group> = BTreeMap::new();
     let mut errors: BTreeMap<&str, [(u64, u64); 2]> = BTreeMap::new();
     for (i, s) in spans.iter().enumerate() {
-        by_op
-            .entry((s.service.as_str(), s.operation.as_str()))
-            .or_default()
-            .push(split, s.start, selft[i]);
+        if !(p.skip_exit_spans && exits[i]) {
+            by_op
+                .entry((s.service.as_str(), s.operation.as_str()))
+                .or_default()
+                .push(split, s.start, selft[i]);
+        }
         let slot = if split.is_incident(s.start) {
             Some(1)
         } else if split.is_normal(s.start) {
@@ -169,6 +195,13 @@ pub fn score(spans: &[Span], split: &Split, p: &TraceParams) -> (ServiceScores, 
                     .or_default()
                     .push(split, parent.start, gap);
             }
+        }
+    }
+    // Every traced service was judged, even one whose spans are all exit spans: it scores 0
+    // rather than being absent, so family medians see the quiet services too.
+    for s in spans {
+        if split.is_incident(s.start) && !own.contains_key(&s.service) {
+            own.insert(s.service.clone(), Default::default());
         }
     }
     for ((svc, op), g) in &by_op {
@@ -216,8 +249,11 @@ pub fn score(spans: &[Span], split: &Split, p: &TraceParams) -> (ServiceScores, 
     }
     // An edge is slow because of one of its two ends. A delay at the callee shows on the
     // edges into it (even one caller suffices: faults may hit one path only); a delay at the
-    // caller's egress shows on all its outgoing edges. So a service scores the larger of its
-    // worst incoming edge and the median of its outgoing edges.
+    // caller's own network shows on all its outgoing edges, and also on the edges into it.
+    // So a service scores its worst incoming edge; the median of its outgoing edges counts
+    // only for a service whose incoming edges cannot be judged (nothing traced calls it), or
+    // when `blame_caller_with_quiet_inbound` is set: a caller whose inbound calls are as fast
+    // as ever is not the one whose network is slow.
     let mut incoming: BTreeMap<&str, Vec<EdgeShift>> = BTreeMap::new();
     let mut outgoing: BTreeMap<&str, Vec<EdgeShift>> = BTreeMap::new();
     for ((a, b), g) in &by_edge {
@@ -259,8 +295,10 @@ pub fn score(spans: &[Span], split: &Split, p: &TraceParams) -> (ServiceScores, 
                 },
             );
         }
+        let inbound_judged = incoming.get(svc).is_some_and(|l| !l.is_empty());
         if let (Some(m), Some(list)) = (out_median, out_list)
             && m > 0.0
+            && (p.blame_caller_with_quiet_inbound || !inbound_judged)
             && let Some((_, subject, n, o, since)) = list.iter().max_by(|x, y| x.0.total_cmp(&y.0))
         {
             push_evidence(

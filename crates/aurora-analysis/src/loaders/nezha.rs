@@ -390,6 +390,7 @@ pub fn load(r: &CaseRef, index: usize) -> Result<Case, AnalysisError> {
             incident,
             onset: Some(fault.time),
             alert_service: None,
+            alert_metric: None,
         },
         topology,
         label: Some(service_of_pod(&fault.pod)),

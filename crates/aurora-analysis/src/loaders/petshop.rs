@@ -127,6 +127,14 @@ pub fn load(r: &CaseRef) -> Result<Case, AnalysisError> {
         .pointer("/target/metric")
         .and_then(|v| v.as_str())
         .map(str::to_string);
+    let alert_metric = match (
+        target.pointer("/target/metric").and_then(|v| v.as_str()),
+        target.pointer("/target/agg").and_then(|v| v.as_str()),
+    ) {
+        (Some(m), Some(a)) => Some(format!("{m}/{a}")),
+        (Some(m), None) => Some(m.to_string()),
+        _ => None,
+    };
     let label = target
         .pointer("/root_cause/node")
         .and_then(|v| v.as_str())
@@ -192,6 +200,7 @@ pub fn load(r: &CaseRef) -> Result<Case, AnalysisError> {
             incident: TimeRange::new(incident_start, last + 1.0),
             onset: Some(onset),
             alert_service,
+            alert_metric,
         },
         topology,
         label,

@@ -234,6 +234,7 @@ pub fn load(r: &CaseRef) -> Result<Case, AnalysisError> {
             incident: TimeRange::new(onset, span.end.max(onset + 1.0)),
             onset: Some(onset),
             alert_service: None,
+            alert_metric: None,
         },
         topology,
         label,

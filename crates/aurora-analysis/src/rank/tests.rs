@@ -25,6 +25,7 @@ fn window_at(onset: f64, end: f64) -> Window {
         incident: TimeRange::new(onset, end),
         onset: Some(onset),
         alert_service: None,
+        alert_metric: None,
     }
 }
 
@@ -186,6 +187,7 @@ fn empty_frames_and_missing_windows_are_errors_or_fallbacks() {
         incident: TimeRange::new(0.0, 600.0),
         onset: None,
         alert_service: None,
+        alert_metric: None,
     };
     let r = rank(&frame, &w, &Topology::default()).expect("ranking");
     assert!(matches!(r.onset_source, OnsetSource::Detected { .. }));
@@ -197,6 +199,7 @@ fn empty_frames_and_missing_windows_are_errors_or_fallbacks() {
         incident: TimeRange::new(-10.0, 600.0),
         onset: Some(-10.0),
         alert_service: None,
+        alert_metric: None,
     };
     assert!(rank(&frame, &w2, &Topology::default()).is_err());
 }
@@ -206,4 +209,67 @@ fn methods_parse() {
     assert_eq!("BARO".parse::<Method>(), Ok(Method::Baro));
     assert_eq!("aurora".parse::<Method>(), Ok(Method::Aurora));
     assert!("x".parse::<Method>().is_err());
+}
+
+/// A trace in which `backend` calls `db` through an exit (client) span; `wire` adds time on
+/// the network between them, which only the client span sees.
+fn trace_with_client(id: usize, start: f64, wire: f64) -> Vec<Span> {
+    let tid = format!("w{id}");
+    let db = 0.010 + 0.001 * jitter(id, 1);
+    let client = db + 0.0005 + 0.0002 * jitter(id, 4) + wire;
+    let backend = 0.004 + 0.001 * jitter(id, 2) + client;
+    let front = 0.002 + 0.0005 * jitter(id, 3) + backend + 0.001;
+    let sp = |sid: &str, parent: Option<&str>, svc: &str, op: &str, off: f64, d: f64| Span {
+        trace_id: tid.clone(),
+        span_id: sid.into(),
+        parent_id: parent.map(str::to_string),
+        service: svc.into(),
+        operation: op.into(),
+        start: start + off,
+        duration: d,
+        error: false,
+    };
+    vec![
+        sp("a", None, "frontend", "page", 0.0, front),
+        sp("b", Some("a"), "backend", "handle", 0.0005, backend),
+        sp("c", Some("b"), "backend", "HTTP GET", 0.002, client),
+        sp("d", Some("c"), "db", "query", 0.002 + wire / 2.0, db),
+    ]
+}
+
+#[test]
+fn a_slow_network_into_a_callee_blames_the_callee_not_the_waiting_caller() {
+    let mut frame = TelemetryFrame::default();
+    for i in 0..400 {
+        let t = i as f64;
+        let wire = if t >= 200.0 { 0.080 } else { 0.0 };
+        frame.spans.extend(trace_with_client(i, t, wire));
+    }
+    let topo = Topology::from_spans(&frame.spans);
+    let r = rank(&frame, &window_at(200.0, 400.0), &topo).expect("ranking");
+    assert_eq!(r.suspects[0].service, "db", "{:#?}", r.suspects);
+}
+
+#[test]
+fn a_metric_moving_in_one_service_outranks_one_exploding_in_many() {
+    let mut frame = TelemetryFrame::default();
+    for (k, svc) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().enumerate() {
+        let k2 = k;
+        // Client latency quantiles explode in half the services at once (a shared symptom).
+        frame.series.push(series(svc, "client_lat_99", move |i| {
+            let base = 0.005 + 0.0005 * jitter(i, k2);
+            if i >= 300 && k2 % 2 == 0 {
+                base + 30.0 + k2 as f64
+            } else {
+                base
+            }
+        }));
+        // One service's CPU steps up, moderately.
+        frame.series.push(series(svc, "cpu", move |i| {
+            let step = if k2 == 3 && i >= 300 { 20.0 } else { 0.0 };
+            10.0 + jitter(i, k2 + 20) + step
+        }));
+    }
+    let r = rank(&frame, &window_at(300.0, 600.0), &Topology::default()).expect("ranking");
+    assert_eq!(r.suspects[0].service, "d", "{:#?}", r.suspects);
 }
