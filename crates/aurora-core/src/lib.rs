@@ -4,6 +4,7 @@
 //! This crate does no IO and depends on no IO crate. Implementations of the ports live in
 //! `aurora-store`; only the `aurora` binary decides which implementation runs.
 
+pub mod alert;
 pub mod credentials;
 pub mod error;
 pub mod ids;
