@@ -65,3 +65,27 @@ id_type!(
     /// An API token (its metadata; the secret part is never stored).
     TokenId
 );
+id_type!(
+    /// A configured alert source (one webhook URL with its secret).
+    SourceId
+);
+id_type!(
+    /// An alert as stored: one per source and fingerprint.
+    AlertId
+);
+id_type!(
+    /// An incident: a problem people work on, made of one or more alerts.
+    IncidentId
+);
+id_type!(
+    /// One entry of an incident's timeline.
+    EventId
+);
+id_type!(
+    /// One received webhook delivery.
+    DeliveryId
+);
+id_type!(
+    /// A unit of background work on the job queue.
+    JobId
+);

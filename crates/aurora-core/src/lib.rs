@@ -1,5 +1,5 @@
-//! Aurora's domain: identifiers, validated values, accounts, and the ports (traits) through which
-//! every other crate reaches storage and secrets.
+//! Aurora's domain: identifiers, validated values, accounts, alerts, sources and incidents, and
+//! the ports (traits) through which every other crate reaches storage and secrets.
 //!
 //! This crate does no IO and depends on no IO crate. Implementations of the ports live in
 //! `aurora-store`; only the `aurora` binary decides which implementation runs.
@@ -8,9 +8,12 @@ pub mod alert;
 pub mod credentials;
 pub mod error;
 pub mod ids;
+pub mod incident;
+pub mod job;
 pub mod model;
 pub mod ports;
 pub mod secrets;
+pub mod source;
 
 pub use error::{SecretError, StoreError};
-pub use ids::{OrgId, TokenId, UserId};
+pub use ids::{AlertId, DeliveryId, EventId, IncidentId, JobId, OrgId, SourceId, TokenId, UserId};

@@ -2,15 +2,24 @@
 //! live in other crates and are chosen by the binary; callers hold `Arc<dyn Port>`.
 //!
 //! Every method that reads or writes tenant data takes an [`OrgId`]. The only lookups without one
-//! resolve a credential (a session id hash, an API token hash, a sign-in e-mail) into the user and
-//! organisation it belongs to.
+//! resolve a credential (a session id hash, an API token hash, a sign-in e-mail, the source id of
+//! a webhook URL) into the user, source and organisation it belongs to.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::alert::Alert;
 use crate::error::StoreError;
-use crate::ids::{OrgId, TokenId, UserId};
+use crate::ids::{IncidentId, OrgId, SourceId, TokenId, UserId};
+use crate::incident::{
+    Actor, Incident, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage,
+};
+use crate::job::Job;
 use crate::model::{ApiToken, Email, Org, Role, Session, User, UserCredentials};
+use crate::secrets::SecretRef;
+use crate::source::{
+    AlertSource, DeliveryMeta, DeliveryRecord, IngestOutcome, IngestRules, NewAlertSource,
+};
 
 /// A user to create; the password is already hashed.
 #[derive(Clone, Debug)]
@@ -97,9 +106,93 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Alert sources, the alerts they deliver, incidents and their timelines, and the job queue
+/// that new incidents feed.
+#[async_trait]
+pub trait SignalStore: Send + Sync {
+    async fn create_source(
+        &self,
+        org: OrgId,
+        source: NewAlertSource,
+    ) -> Result<AlertSource, StoreError>;
+    /// The organisation's sources, by name.
+    async fn list_sources(&self, org: OrgId) -> Result<Vec<AlertSource>, StoreError>;
+    async fn get_source(&self, org: OrgId, id: SourceId) -> Result<AlertSource, StoreError>;
+    /// Credential lookup for the webhook path, which names only the source id.
+    async fn find_source(&self, id: SourceId) -> Result<Option<AlertSource>, StoreError>;
+    /// Makes `secret` the current secret; the current one becomes the previous one, accepted
+    /// until `previous_expires_at`. Returns the source as it is now and the secret that is no
+    /// longer referenced (the previous one before this rotation), for the caller to delete.
+    async fn rotate_source_secret(
+        &self,
+        org: OrgId,
+        id: SourceId,
+        secret: SecretRef,
+        previous_expires_at: OffsetDateTime,
+    ) -> Result<(AlertSource, Option<SecretRef>), StoreError>;
+
+    /// Records an authenticated delivery and its alerts in one transaction: dedup by
+    /// fingerprint, grouping into incidents, timeline events, `investigate` jobs for new
+    /// incidents, and auto-resolve (see [`IngestRules`]). A retry of a delivery accepted within
+    /// `rules.idempotency_window` returns the earlier outcome with `replayed` set and stores
+    /// nothing. [`StoreError::NotFound`] when the source is not the organisation's.
+    async fn ingest(
+        &self,
+        org: OrgId,
+        source: SourceId,
+        alerts: &[Alert],
+        delivery: &DeliveryMeta,
+        rules: &IngestRules,
+    ) -> Result<IngestOutcome, StoreError>;
+    /// Records an authenticated delivery that could not be read (`error_code` says why).
+    async fn record_rejected_delivery(
+        &self,
+        org: OrgId,
+        source: SourceId,
+        delivery: &DeliveryMeta,
+        error_code: &str,
+    ) -> Result<(), StoreError>;
+    /// The source's most recent deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        org: OrgId,
+        source: SourceId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    async fn list_incidents(
+        &self,
+        org: OrgId,
+        filter: &IncidentFilter,
+    ) -> Result<IncidentPage, StoreError>;
+    /// One incident with its alerts and timeline.
+    async fn get_incident(&self, org: OrgId, id: IncidentId) -> Result<IncidentDetail, StoreError>;
+    /// Applies `change`, writing one timeline event per field that changed, in `actor`'s name.
+    /// An assignee must be a user of the organisation ([`StoreError::NotFound`] otherwise).
+    async fn update_incident(
+        &self,
+        org: OrgId,
+        id: IncidentId,
+        actor: Actor,
+        change: &IncidentChange,
+        now: OffsetDateTime,
+    ) -> Result<Incident, StoreError>;
+    async fn add_comment(
+        &self,
+        org: OrgId,
+        id: IncidentId,
+        actor: Actor,
+        text: &str,
+        now: OffsetDateTime,
+    ) -> Result<IncidentEvent, StoreError>;
+
+    /// The organisation's jobs, newest first.
+    async fn list_jobs(&self, org: OrgId) -> Result<Vec<Job>, StoreError>;
+}
+
 /// The primary store. Later capabilities add their own sub-traits here.
 #[async_trait]
-pub trait Store: AccountStore + Send + Sync + 'static {
+pub trait Store: AccountStore + SignalStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 

@@ -2,6 +2,7 @@
 //! PostgreSQL, with one migration set per backend.
 
 mod accounts;
+mod signals;
 #[cfg(test)]
 mod tests;
 
@@ -84,6 +85,7 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let backend =
             Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_url(url)))?;
+        let given = url.to_owned();
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
@@ -113,7 +115,12 @@ impl SqlStore {
                 url: redact_url(&url),
                 source,
             })?;
-        Ok(Self { pool, backend, url })
+        // Keep the URL as configured for messages; the pool has the connect options.
+        Ok(Self {
+            pool,
+            backend,
+            url: given,
+        })
     }
 
     /// Applies this build's migrations that the database lacks.

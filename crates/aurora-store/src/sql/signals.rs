@@ -1,0 +1,1240 @@
+//! [`SignalStore`] on the SQL store: alert sources, ingest (dedup, grouping, timeline, jobs,
+//! auto-resolve) in one transaction per delivery, and incident reads and changes.
+//!
+//! Ingest first updates the source's row (`last_delivery_at`). That write serialises the
+//! deliveries of one source: a row lock on PostgreSQL, the database's write lock on SQLite
+//! (taken before anything is read, so a SQLite transaction never has to upgrade a stale read
+//! snapshot). The retry check and the fingerprint lookups after it therefore see every earlier
+//! delivery of that source. Deliveries of different sources run concurrently on PostgreSQL: two
+//! of them racing to open an incident for the same service may open two.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aurora_core::StoreError;
+use aurora_core::alert::{Alert, AlertStatus, Fingerprint, Severity};
+use aurora_core::ids::{AlertId, DeliveryId, EventId, IncidentId, JobId, OrgId, SourceId};
+use aurora_core::incident::{
+    Actor, EventKind, Incident, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter,
+    IncidentPage, IncidentStatus, StoredAlert,
+};
+use aurora_core::job::{self, Job};
+use aurora_core::ports::SignalStore;
+use aurora_core::secrets::SecretRef;
+use aurora_core::source::{
+    AlertSource, DeliveryMeta, DeliveryOutcome, DeliveryRecord, IngestOutcome, IngestRules,
+    NewAlertSource,
+};
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+use super::{SqlStore, db_error, from_millis, parse_column, to_millis};
+
+macro_rules! source_columns {
+    () => {
+        "id, org_id, kind, name, secret_ref, previous_secret_ref, previous_secret_expires_at, \
+         options, created_at, last_delivery_at"
+    };
+}
+
+macro_rules! incident_columns {
+    () => {
+        "id, org_id, title, status, severity, service, environment, assignee, created_at, \
+         updated_at, resolved_at"
+    };
+}
+
+macro_rules! alert_columns {
+    () => {
+        "a.id, a.source_id, s.kind, a.fingerprint, a.status, a.severity, a.title, \
+         a.description, a.labels, a.annotations, a.service, a.environment, a.starts_at, \
+         a.ends_at, a.link, a.raw, a.first_seen_at, a.last_seen_at, a.repeat_count, \
+         a.incident_id"
+    };
+}
+
+fn text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
+    row.try_get::<String, _>(col).map_err(db_error)
+}
+
+fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
+    row.try_get::<Option<String>, _>(col).map_err(db_error)
+}
+
+fn time_at(row: &AnyRow, col: &str) -> Result<OffsetDateTime, StoreError> {
+    from_millis(row.try_get(col).map_err(db_error)?)
+}
+
+fn opt_time(row: &AnyRow, col: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+    row.try_get::<Option<i64>, _>(col)
+        .map_err(db_error)?
+        .map(from_millis)
+        .transpose()
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+    serde_json::from_str(&text(row, col)?)
+        .map_err(|err| StoreError::Corrupt(format!("column {col}: {err}")))
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+fn count(row: &AnyRow, col: &str) -> Result<u64, StoreError> {
+    Ok(u64::try_from(row.try_get::<i64, _>(col).map_err(db_error)?).unwrap_or(0))
+}
+
+fn source_from_row(row: &AnyRow) -> Result<AlertSource, StoreError> {
+    Ok(AlertSource {
+        id: parse_column(&text(row, "id")?, "source id")?,
+        org_id: parse_column(&text(row, "org_id")?, "org id")?,
+        kind: parse_column(&text(row, "kind")?, "source kind")?,
+        name: text(row, "name")?,
+        secret: parse_column(&text(row, "secret_ref")?, "secret reference")?,
+        previous_secret: opt_text(row, "previous_secret_ref")?
+            .map(|r| parse_column(&r, "secret reference"))
+            .transpose()?,
+        previous_secret_expires_at: opt_time(row, "previous_secret_expires_at")?,
+        options: json_column(row, "options")?,
+        created_at: time_at(row, "created_at")?,
+        last_delivery_at: opt_time(row, "last_delivery_at")?,
+    })
+}
+
+fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
+    Ok(Incident {
+        id: parse_column(&text(row, "id")?, "incident id")?,
+        org_id: parse_column(&text(row, "org_id")?, "org id")?,
+        title: text(row, "title")?,
+        status: parse_column(&text(row, "status")?, "incident status")?,
+        severity: parse_column(&text(row, "severity")?, "severity")?,
+        service: opt_text(row, "service")?,
+        environment: opt_text(row, "environment")?,
+        assignee: opt_text(row, "assignee")?
+            .map(|id| parse_column(&id, "user id"))
+            .transpose()?,
+        created_at: time_at(row, "created_at")?,
+        updated_at: time_at(row, "updated_at")?,
+        resolved_at: opt_time(row, "resolved_at")?,
+    })
+}
+
+fn alert_from_row(row: &AnyRow) -> Result<StoredAlert, StoreError> {
+    Ok(StoredAlert {
+        id: parse_column(&text(row, "id")?, "alert id")?,
+        source_id: parse_column(&text(row, "source_id")?, "source id")?,
+        incident_id: opt_text(row, "incident_id")?
+            .map(|id| parse_column(&id, "incident id"))
+            .transpose()?,
+        alert: Alert {
+            source_kind: parse_column(&text(row, "kind")?, "source kind")?,
+            fingerprint: Fingerprint::parse(&text(row, "fingerprint")?)
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+            status: parse_column(&text(row, "status")?, "alert status")?,
+            severity: parse_column(&text(row, "severity")?, "severity")?,
+            title: text(row, "title")?,
+            description: text(row, "description")?,
+            labels: json_column(row, "labels")?,
+            annotations: json_column(row, "annotations")?,
+            service: opt_text(row, "service")?,
+            environment: opt_text(row, "environment")?,
+            starts_at: time_at(row, "starts_at")?,
+            ends_at: opt_time(row, "ends_at")?,
+            link: opt_text(row, "link")?,
+            raw: json_column(row, "raw")?,
+        },
+        first_seen_at: time_at(row, "first_seen_at")?,
+        last_seen_at: time_at(row, "last_seen_at")?,
+        repeat_count: count(row, "repeat_count")?,
+    })
+}
+
+fn event_from_row(row: &AnyRow) -> Result<IncidentEvent, StoreError> {
+    Ok(IncidentEvent {
+        id: parse_column(&text(row, "id")?, "event id")?,
+        incident_id: parse_column(&text(row, "incident_id")?, "incident id")?,
+        at: time_at(row, "at")?,
+        actor: parse_column(&text(row, "actor")?, "actor")?,
+        kind: parse_column(&text(row, "kind")?, "event kind")?,
+        detail: json_column(row, "detail")?,
+    })
+}
+
+fn delivery_from_row(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
+    let outcome = match text(row, "outcome")?.as_str() {
+        "accepted" => DeliveryOutcome::Accepted,
+        "rejected" => DeliveryOutcome::Rejected,
+        other => {
+            return Err(StoreError::Corrupt(format!("delivery outcome {other:?}")));
+        }
+    };
+    Ok(DeliveryRecord {
+        id: parse_column(&text(row, "id")?, "delivery id")?,
+        source_id: parse_column(&text(row, "source_id")?, "source id")?,
+        received_at: time_at(row, "received_at")?,
+        outcome,
+        error_code: opt_text(row, "error_code")?,
+        alert_count: count(row, "alert_count")?,
+        body_sha256: text(row, "body_sha256")?,
+    })
+}
+
+fn millis_of(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Times as they read back from the database (millisecond precision).
+fn stored(at: OffsetDateTime) -> OffsetDateTime {
+    from_millis(to_millis(at)).unwrap_or(at)
+}
+
+#[async_trait]
+impl SignalStore for SqlStore {
+    async fn create_source(
+        &self,
+        org: OrgId,
+        source: NewAlertSource,
+    ) -> Result<AlertSource, StoreError> {
+        let created = AlertSource {
+            id: source.id,
+            org_id: org,
+            kind: source.kind,
+            name: source.name,
+            secret: source.secret,
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            options: source.options,
+            created_at: stored(OffsetDateTime::now_utc()),
+            last_delivery_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO alert_sources (id, org_id, kind, name, secret_ref, options, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(created.id.to_string())
+        .bind(org.to_string())
+        .bind(created.kind.as_str())
+        .bind(&created.name)
+        .bind(created.secret.to_string())
+        .bind(to_json(&created.options)?)
+        .bind(to_millis(created.created_at))
+        .execute(self.pool())
+        .await
+        .map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::NotFound("organisation")
+            }
+            _ => super::conflict_or(err, || "an alert source with this id exists".into()),
+        })?;
+        Ok(created)
+    }
+
+    async fn list_sources(&self, org: OrgId) -> Result<Vec<AlertSource>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            source_columns!(),
+            " FROM alert_sources WHERE org_id = $1 ORDER BY name, id"
+        ))
+        .bind(org.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(source_from_row)
+        .collect()
+    }
+
+    async fn get_source(&self, org: OrgId, id: SourceId) -> Result<AlertSource, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            source_columns!(),
+            " FROM alert_sources WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?
+        .ok_or(StoreError::NotFound("alert source"))?;
+        source_from_row(&row)
+    }
+
+    async fn find_source(&self, id: SourceId) -> Result<Option<AlertSource>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            source_columns!(),
+            " FROM alert_sources WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(source_from_row)
+        .transpose()
+    }
+
+    async fn rotate_source_secret(
+        &self,
+        org: OrgId,
+        id: SourceId,
+        secret: SecretRef,
+        previous_expires_at: OffsetDateTime,
+    ) -> Result<(AlertSource, Option<SecretRef>), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        // A write first: it holds the row (and SQLite's write lock) for the read that follows.
+        let locked =
+            sqlx::query("UPDATE alert_sources SET name = name WHERE org_id = $1 AND id = $2")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if locked.rows_affected() == 0 {
+            return Err(StoreError::NotFound("alert source"));
+        }
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            source_columns!(),
+            " FROM alert_sources WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let before = source_from_row(&row)?;
+        sqlx::query(
+            "UPDATE alert_sources SET previous_secret_ref = secret_ref, secret_ref = $1, \
+             previous_secret_expires_at = $2 WHERE org_id = $3 AND id = $4",
+        )
+        .bind(secret.to_string())
+        .bind(to_millis(previous_expires_at))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        let after = AlertSource {
+            secret,
+            previous_secret: Some(before.secret.clone()),
+            previous_secret_expires_at: Some(stored(previous_expires_at)),
+            ..before.clone()
+        };
+        Ok((after, before.previous_secret))
+    }
+
+    async fn ingest(
+        &self,
+        org: OrgId,
+        source: SourceId,
+        alerts: &[Alert],
+        delivery: &DeliveryMeta,
+        rules: &IngestRules,
+    ) -> Result<IngestOutcome, StoreError> {
+        let now = delivery.received_at;
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let touched = sqlx::query(
+            "UPDATE alert_sources SET last_delivery_at = $1 WHERE org_id = $2 AND id = $3",
+        )
+        .bind(to_millis(now))
+        .bind(org.to_string())
+        .bind(source.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if touched.rows_affected() == 0 {
+            return Err(StoreError::NotFound("alert source"));
+        }
+
+        let earlier = sqlx::query(
+            "SELECT result FROM deliveries WHERE org_id = $1 AND source_id = $2 \
+             AND body_sha256 = $3 AND outcome = 'accepted' AND received_at >= $4 \
+             ORDER BY received_at DESC LIMIT 1",
+        )
+        .bind(org.to_string())
+        .bind(source.to_string())
+        .bind(&delivery.body_sha256)
+        .bind(to_millis(now).saturating_sub(millis_of(rules.idempotency_window)))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if let Some(row) = earlier {
+            tx.rollback().await.map_err(db_error)?;
+            let mut outcome: IngestOutcome = json_column(&row, "result")?;
+            outcome.replayed = true;
+            return Ok(outcome);
+        }
+
+        let delivery_id = DeliveryId::new();
+        let mut run = Ingest {
+            org,
+            source,
+            now,
+            rules,
+            outcome: IngestOutcome {
+                delivery_id: Some(delivery_id),
+                alerts: alerts.len() as u64,
+                ..IngestOutcome::default()
+            },
+            resolved_in: BTreeSet::new(),
+        };
+        for alert in alerts {
+            run.one(&mut tx, alert).await?;
+        }
+        run.auto_resolve(&mut tx).await?;
+        let outcome = run.outcome;
+
+        sqlx::query(
+            "INSERT INTO deliveries (id, org_id, source_id, received_at, outcome, error_code, \
+             alert_count, body_sha256, result) VALUES ($1, $2, $3, $4, 'accepted', NULL, $5, $6, $7)",
+        )
+        .bind(delivery_id.to_string())
+        .bind(org.to_string())
+        .bind(source.to_string())
+        .bind(to_millis(now))
+        .bind(i64::try_from(alerts.len()).unwrap_or(i64::MAX))
+        .bind(&delivery.body_sha256)
+        .bind(to_json(&outcome)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(outcome)
+    }
+
+    async fn record_rejected_delivery(
+        &self,
+        org: OrgId,
+        source: SourceId,
+        delivery: &DeliveryMeta,
+        error_code: &str,
+    ) -> Result<(), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO deliveries (id, org_id, source_id, received_at, outcome, error_code, \
+             alert_count, body_sha256) SELECT $1, $2, $3, $4, 'rejected', $5, 0, $6 \
+             WHERE EXISTS (SELECT 1 FROM alert_sources WHERE org_id = $2 AND id = $3)",
+        )
+        .bind(DeliveryId::new().to_string())
+        .bind(org.to_string())
+        .bind(source.to_string())
+        .bind(to_millis(delivery.received_at))
+        .bind(error_code)
+        .bind(&delivery.body_sha256)
+        .execute(self.pool())
+        .await
+        .map_err(db_error)?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::NotFound("alert source"));
+        }
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        org: OrgId,
+        source: SourceId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        sqlx::query(
+            "SELECT id, source_id, received_at, outcome, error_code, alert_count, body_sha256 \
+             FROM deliveries WHERE org_id = $1 AND source_id = $2 \
+             ORDER BY received_at DESC, id DESC LIMIT $3",
+        )
+        .bind(org.to_string())
+        .bind(source.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(delivery_from_row)
+        .collect()
+    }
+
+    async fn list_incidents(
+        &self,
+        org: OrgId,
+        filter: &IncidentFilter,
+    ) -> Result<IncidentPage, StoreError> {
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents WHERE org_id = $1"
+        ));
+        let mut binds: Vec<Bind> = vec![Bind::Text(org.to_string())];
+        let mut next = |sql: &mut String, clause: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
+        };
+        if let Some(status) = filter.status {
+            next(
+                &mut sql,
+                " AND status = $?",
+                Bind::Text(status.as_str().into()),
+            );
+        }
+        if let Some(severity) = filter.severity {
+            next(
+                &mut sql,
+                " AND severity = $?",
+                Bind::Text(severity.as_str().into()),
+            );
+        }
+        if let Some(service) = filter.service.as_deref().filter(|s| !s.is_empty()) {
+            next(&mut sql, " AND service = $?", Bind::Text(service.into()));
+        }
+        if let Some(text) = filter
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+            next(
+                &mut sql,
+                " AND LOWER(title) LIKE $? ESCAPE '\\'",
+                Bind::Text(pattern),
+            );
+        }
+        if let Some(after) = filter.after {
+            next(
+                &mut sql,
+                " AND (created_at < $?",
+                Bind::Int(after.created_at_ms),
+            );
+            next(
+                &mut sql,
+                " OR (created_at = $?",
+                Bind::Int(after.created_at_ms),
+            );
+            next(&mut sql, " AND id < $?))", Bind::Text(after.id.to_string()));
+        }
+        let size = filter.page_size();
+        next(
+            &mut sql,
+            " ORDER BY created_at DESC, id DESC LIMIT $?",
+            Bind::Int(i64::from(size) + 1),
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(value) => query.bind(value),
+                Bind::Int(value) => query.bind(value),
+            };
+        }
+        let mut incidents = query
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(incident_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if incidents.len() > size as usize {
+            incidents.truncate(size as usize);
+            incidents
+                .last()
+                .map(|last| aurora_core::incident::IncidentCursor {
+                    created_at_ms: to_millis(last.created_at),
+                    id: last.id,
+                })
+        } else {
+            None
+        };
+        Ok(IncidentPage { incidents, next })
+    }
+
+    async fn get_incident(&self, org: OrgId, id: IncidentId) -> Result<IncidentDetail, StoreError> {
+        let mut conn = self.pool().acquire().await.map_err(db_error)?;
+        let incident = load_incident(&mut conn, org, id).await?;
+        let alerts = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
+             WHERE a.org_id = $1 AND a.incident_id = $2 ORDER BY a.first_seen_at, a.id"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(alert_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let timeline = sqlx::query(
+            "SELECT id, incident_id, at, actor, kind, detail FROM incident_events \
+             WHERE org_id = $1 AND incident_id = $2 ORDER BY at, id",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(event_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(IncidentDetail {
+            incident,
+            alerts,
+            timeline,
+        })
+    }
+
+    async fn update_incident(
+        &self,
+        org: OrgId,
+        id: IncidentId,
+        actor: Actor,
+        change: &IncidentChange,
+        now: OffsetDateTime,
+    ) -> Result<Incident, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        // Touching the row first locks it (PostgreSQL) or takes the write lock (SQLite).
+        lock_incident(&mut tx, org, id, now).await?;
+        let before = load_incident(&mut tx, org, id).await?;
+        if let Some(status) = change.status.filter(|s| *s != before.status) {
+            sqlx::query(
+                "UPDATE incidents SET status = $1, resolved_at = $2 WHERE org_id = $3 AND id = $4",
+            )
+            .bind(status.as_str())
+            .bind((status == IncidentStatus::Resolved).then(|| to_millis(now)))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            let detail = json!({"from": before.status, "to": status});
+            add_event(
+                &mut tx,
+                org,
+                id,
+                now,
+                actor,
+                EventKind::StatusChanged,
+                &detail,
+            )
+            .await?;
+        }
+        if let Some(severity) = change.severity.filter(|s| *s != before.severity) {
+            set_severity(&mut tx, org, id, severity).await?;
+            let detail = json!({"from": before.severity, "to": severity});
+            add_event(
+                &mut tx,
+                org,
+                id,
+                now,
+                actor,
+                EventKind::SeverityChanged,
+                &detail,
+            )
+            .await?;
+        }
+        if let Some(assignee) = change.assignee.filter(|a| *a != before.assignee) {
+            if let Some(user) = assignee {
+                let exists =
+                    sqlx::query("SELECT 1 AS one FROM users WHERE org_id = $1 AND id = $2")
+                        .bind(org.to_string())
+                        .bind(user.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound("user"));
+                }
+            }
+            sqlx::query("UPDATE incidents SET assignee = $1 WHERE org_id = $2 AND id = $3")
+                .bind(assignee.map(|u| u.to_string()))
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let detail = json!({"from": before.assignee, "to": assignee});
+            add_event(
+                &mut tx,
+                org,
+                id,
+                now,
+                actor,
+                EventKind::AssigneeChanged,
+                &detail,
+            )
+            .await?;
+        }
+        let after = load_incident(&mut tx, org, id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(after)
+    }
+
+    async fn add_comment(
+        &self,
+        org: OrgId,
+        id: IncidentId,
+        actor: Actor,
+        text: &str,
+        now: OffsetDateTime,
+    ) -> Result<IncidentEvent, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        lock_incident(&mut tx, org, id, now).await?;
+        let event = add_event(
+            &mut tx,
+            org,
+            id,
+            now,
+            actor,
+            EventKind::Comment,
+            &json!({"text": text}),
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(event)
+    }
+
+    async fn list_jobs(&self, org: OrgId) -> Result<Vec<Job>, StoreError> {
+        sqlx::query(
+            "SELECT id, org_id, kind, payload, status, attempts, run_at, created_at FROM jobs \
+             WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(org.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| {
+            Ok(Job {
+                id: parse_column(&text(row, "id")?, "job id")?,
+                org_id: parse_column(&text(row, "org_id")?, "org id")?,
+                kind: text(row, "kind")?,
+                payload: json_column(row, "payload")?,
+                status: parse_column(&text(row, "status")?, "job status")?,
+                attempts: u32::try_from(count(row, "attempts")?).unwrap_or(u32::MAX),
+                run_at: time_at(row, "run_at")?,
+                created_at: time_at(row, "created_at")?,
+            })
+        })
+        .collect()
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One delivery's ingest, inside its transaction.
+struct Ingest<'a> {
+    org: OrgId,
+    source: SourceId,
+    now: OffsetDateTime,
+    rules: &'a IngestRules,
+    outcome: IngestOutcome,
+    /// Incidents one of whose alerts resolved in this delivery: candidates for auto-resolve.
+    resolved_in: BTreeSet<IncidentId>,
+}
+
+/// The stored fields of an alert that a repeat may change.
+struct Existing {
+    id: AlertId,
+    status: AlertStatus,
+    incident_id: Option<IncidentId>,
+    fields: BTreeMap<&'static str, serde_json::Value>,
+}
+
+/// The fields compared between an alert and its repeat; `raw` is not compared (a sender may
+/// vary envelope details), but it is kept up to date when something else changes.
+fn comparable(alert: &Alert) -> BTreeMap<&'static str, serde_json::Value> {
+    BTreeMap::from([
+        ("status", json!(alert.status)),
+        ("severity", json!(alert.severity)),
+        ("title", json!(alert.title)),
+        ("description", json!(alert.description)),
+        ("labels", json!(alert.labels)),
+        ("annotations", json!(alert.annotations)),
+        ("service", json!(alert.service)),
+        ("environment", json!(alert.environment)),
+        ("starts_at", json!(to_millis(alert.starts_at))),
+        ("ends_at", json!(alert.ends_at.map(to_millis))),
+        ("link", json!(alert.link)),
+    ])
+}
+
+impl Ingest<'_> {
+    fn actor(&self) -> Actor {
+        Actor::Source(self.source)
+    }
+
+    async fn one(&mut self, conn: &mut AnyConnection, alert: &Alert) -> Result<(), StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
+             WHERE a.org_id = $1 AND a.source_id = $2 AND a.fingerprint = $3"
+        ))
+        .bind(self.org.to_string())
+        .bind(self.source.to_string())
+        .bind(alert.fingerprint.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let existing = row
+            .as_ref()
+            .map(alert_from_row)
+            .transpose()?
+            .map(|stored| Existing {
+                id: stored.id,
+                status: stored.alert.status,
+                incident_id: stored.incident_id,
+                fields: comparable(&stored.alert),
+            });
+        let Some(existing) = existing else {
+            let id = AlertId::new();
+            self.insert_alert(conn, id, alert).await?;
+            self.outcome.new_alerts += 1;
+            // A resolve for an alert never seen is kept for the record but opens nothing.
+            if alert.status == AlertStatus::Firing {
+                self.attach(conn, id, alert).await?;
+            }
+            return Ok(());
+        };
+
+        let fields = comparable(alert);
+        if fields == existing.fields {
+            sqlx::query(
+                "UPDATE alerts SET repeat_count = repeat_count + 1, last_seen_at = $1 \
+                 WHERE org_id = $2 AND id = $3",
+            )
+            .bind(to_millis(self.now))
+            .bind(self.org.to_string())
+            .bind(existing.id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+            self.outcome.repeats += 1;
+            return Ok(());
+        }
+
+        self.update_alert(conn, existing.id, alert).await?;
+        self.outcome.updated += 1;
+        let changed: Vec<&str> = fields
+            .iter()
+            .filter(|(name, value)| existing.fields.get(*name) != Some(*value))
+            .map(|(name, _)| *name)
+            .collect();
+        let active_incident = match existing.incident_id {
+            Some(incident) => {
+                let status = load_incident(conn, self.org, incident).await?.status;
+                status.is_active().then_some(incident)
+            }
+            None => None,
+        };
+        match (existing.status, alert.status, active_incident) {
+            (AlertStatus::Firing, AlertStatus::Resolved, Some(incident)) => {
+                let detail = json!({
+                    "alert_id": existing.id,
+                    "fingerprint": alert.fingerprint,
+                    "title": alert.title,
+                });
+                self.event(conn, incident, EventKind::AlertResolved, &detail)
+                    .await?;
+                self.resolved_in.insert(incident);
+            }
+            // Firing again after it resolved, or still firing with no open incident to show it.
+            (_, AlertStatus::Firing, None) => self.attach(conn, existing.id, alert).await?,
+            (_, _, Some(incident)) => {
+                let detail = json!({
+                    "alert_id": existing.id,
+                    "fingerprint": alert.fingerprint,
+                    "changed": changed,
+                });
+                self.event(conn, incident, EventKind::AlertUpdated, &detail)
+                    .await?;
+                if alert.status == AlertStatus::Firing {
+                    self.raise_severity(conn, incident, alert).await?;
+                }
+            }
+            (_, AlertStatus::Resolved, None) => {}
+        }
+        Ok(())
+    }
+
+    async fn insert_alert(
+        &self,
+        conn: &mut AnyConnection,
+        id: AlertId,
+        alert: &Alert,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alerts (id, org_id, source_id, fingerprint, status, severity, title, \
+             description, labels, annotations, service, environment, starts_at, ends_at, link, \
+             raw, first_seen_at, last_seen_at, repeat_count) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, 0)",
+        )
+        .bind(id.to_string())
+        .bind(self.org.to_string())
+        .bind(self.source.to_string())
+        .bind(alert.fingerprint.as_str())
+        .bind(alert.status.as_str())
+        .bind(alert.severity.as_str())
+        .bind(&alert.title)
+        .bind(&alert.description)
+        .bind(to_json(&alert.labels)?)
+        .bind(to_json(&alert.annotations)?)
+        .bind(alert.service.clone())
+        .bind(alert.environment.clone())
+        .bind(to_millis(alert.starts_at))
+        .bind(alert.ends_at.map(to_millis))
+        .bind(alert.link.clone())
+        .bind(to_json(&alert.raw)?)
+        .bind(to_millis(self.now))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn update_alert(
+        &self,
+        conn: &mut AnyConnection,
+        id: AlertId,
+        alert: &Alert,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET status = $1, severity = $2, title = $3, description = $4, \
+             labels = $5, annotations = $6, service = $7, environment = $8, starts_at = $9, \
+             ends_at = $10, link = $11, raw = $12, last_seen_at = $13 \
+             WHERE org_id = $14 AND id = $15",
+        )
+        .bind(alert.status.as_str())
+        .bind(alert.severity.as_str())
+        .bind(&alert.title)
+        .bind(&alert.description)
+        .bind(to_json(&alert.labels)?)
+        .bind(to_json(&alert.annotations)?)
+        .bind(alert.service.clone())
+        .bind(alert.environment.clone())
+        .bind(to_millis(alert.starts_at))
+        .bind(alert.ends_at.map(to_millis))
+        .bind(alert.link.clone())
+        .bind(to_json(&alert.raw)?)
+        .bind(to_millis(self.now))
+        .bind(self.org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Puts a firing alert into an incident: an open one with the same fingerprint, else an
+    /// open one of the same service and environment within the grouping window, else a new one.
+    async fn attach(
+        &mut self,
+        conn: &mut AnyConnection,
+        alert_id: AlertId,
+        alert: &Alert,
+    ) -> Result<(), StoreError> {
+        let mut found = sqlx::query(
+            "SELECT i.id FROM alerts a JOIN incidents i ON i.id = a.incident_id AND i.org_id = a.org_id \
+             WHERE a.org_id = $1 AND a.fingerprint = $2 AND a.id <> $3 AND i.status <> 'resolved' \
+             ORDER BY i.created_at DESC, i.id DESC LIMIT 1",
+        )
+        .bind(self.org.to_string())
+        .bind(alert.fingerprint.as_str())
+        .bind(alert_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?
+        .map(|row| (row, "same fingerprint"));
+        if found.is_none()
+            && let Some(service) = alert.service.as_deref()
+        {
+            let since = to_millis(self.now).saturating_sub(millis_of(self.rules.grouping_window));
+            found = sqlx::query(
+                "SELECT id FROM incidents WHERE org_id = $1 AND status <> 'resolved' \
+                 AND service = $2 AND COALESCE(environment, '') = $3 AND created_at >= $4 \
+                 ORDER BY created_at DESC, id DESC LIMIT 1",
+            )
+            .bind(self.org.to_string())
+            .bind(service)
+            .bind(alert.environment.clone().unwrap_or_default())
+            .bind(since)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?
+            .map(|row| (row, "same service and environment"));
+        }
+        let (incident, reason) = match found {
+            Some((row, reason)) => (
+                parse_column::<IncidentId>(&text(&row, "id")?, "incident id")?,
+                reason,
+            ),
+            None => (
+                self.open_incident(conn, alert).await?,
+                "opened the incident",
+            ),
+        };
+        sqlx::query("UPDATE alerts SET incident_id = $1 WHERE org_id = $2 AND id = $3")
+            .bind(incident.to_string())
+            .bind(self.org.to_string())
+            .bind(alert_id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        let detail = json!({
+            "alert_id": alert_id,
+            "fingerprint": alert.fingerprint,
+            "title": alert.title,
+            "severity": alert.severity,
+            "reason": reason,
+        });
+        self.event(conn, incident, EventKind::AlertAttached, &detail)
+            .await?;
+        self.raise_severity(conn, incident, alert).await
+    }
+
+    async fn open_incident(
+        &mut self,
+        conn: &mut AnyConnection,
+        alert: &Alert,
+    ) -> Result<IncidentId, StoreError> {
+        let id = IncidentId::new();
+        let now = to_millis(self.now);
+        sqlx::query(
+            "INSERT INTO incidents (id, org_id, title, status, severity, service, environment, \
+             created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $7)",
+        )
+        .bind(id.to_string())
+        .bind(self.org.to_string())
+        .bind(&alert.title)
+        .bind(alert.severity.as_str())
+        .bind(alert.service.clone())
+        .bind(alert.environment.clone())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let detail = json!({"title": alert.title, "severity": alert.severity});
+        self.event(conn, id, EventKind::Opened, &detail).await?;
+        sqlx::query(
+            "INSERT INTO jobs (id, org_id, kind, payload, status, attempts, run_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5)",
+        )
+        .bind(JobId::new().to_string())
+        .bind(self.org.to_string())
+        .bind(job::INVESTIGATE)
+        .bind(to_json(&json!({"incident_id": id}))?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        self.outcome.new_incidents.push(id);
+        Ok(id)
+    }
+
+    /// An incident's severity follows its most severe alert upwards; lowering it is a person's
+    /// decision.
+    async fn raise_severity(
+        &self,
+        conn: &mut AnyConnection,
+        incident: IncidentId,
+        alert: &Alert,
+    ) -> Result<(), StoreError> {
+        let current: Severity = load_incident(conn, self.org, incident).await?.severity;
+        if alert.severity > current {
+            set_severity(conn, self.org, incident, alert.severity).await?;
+            let detail = json!({
+                "from": current,
+                "to": alert.severity,
+                "reason": format!("alert {}", alert.fingerprint),
+            });
+            self.event(conn, incident, EventKind::SeverityChanged, &detail)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn event(
+        &self,
+        conn: &mut AnyConnection,
+        incident: IncidentId,
+        kind: EventKind,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        add_event(
+            conn,
+            self.org,
+            incident,
+            self.now,
+            self.actor(),
+            kind,
+            detail,
+        )
+        .await?;
+        sqlx::query("UPDATE incidents SET updated_at = $1 WHERE org_id = $2 AND id = $3")
+            .bind(to_millis(self.now))
+            .bind(self.org.to_string())
+            .bind(incident.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Resolves the incidents whose last firing alert resolved in this delivery.
+    async fn auto_resolve(&mut self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        if !self.rules.auto_resolve {
+            return Ok(());
+        }
+        for incident in std::mem::take(&mut self.resolved_in) {
+            let status = load_incident(conn, self.org, incident).await?.status;
+            if !status.is_active() {
+                continue;
+            }
+            let firing = sqlx::query(
+                "SELECT COUNT(*) AS n FROM alerts WHERE org_id = $1 AND incident_id = $2 \
+                 AND status = 'firing'",
+            )
+            .bind(self.org.to_string())
+            .bind(incident.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error)?;
+            if count(&firing, "n")? > 0 {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE incidents SET status = 'resolved', resolved_at = $1, updated_at = $1 \
+                 WHERE org_id = $2 AND id = $3",
+            )
+            .bind(to_millis(self.now))
+            .bind(self.org.to_string())
+            .bind(incident.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+            let detail = json!({
+                "from": status,
+                "to": IncidentStatus::Resolved,
+                "reason": "all alerts resolved",
+            });
+            add_event(
+                conn,
+                self.org,
+                incident,
+                self.now,
+                Actor::System,
+                EventKind::StatusChanged,
+                &detail,
+            )
+            .await?;
+            self.outcome.resolved_incidents.push(incident);
+        }
+        Ok(())
+    }
+}
+
+async fn load_incident(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    id: IncidentId,
+) -> Result<Incident, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        incident_columns!(),
+        " FROM incidents WHERE org_id = $1 AND id = $2"
+    ))
+    .bind(org.to_string())
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error)?
+    .ok_or(StoreError::NotFound("incident"))?;
+    incident_from_row(&row)
+}
+
+/// Marks the incident changed now; [`StoreError::NotFound`] if it is not the organisation's.
+async fn lock_incident(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    id: IncidentId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE incidents SET updated_at = $1 WHERE org_id = $2 AND id = $3")
+        .bind(to_millis(now))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        Err(StoreError::NotFound("incident"))
+    } else {
+        Ok(())
+    }
+}
+
+async fn set_severity(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    id: IncidentId,
+    severity: Severity,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE incidents SET severity = $1 WHERE org_id = $2 AND id = $3")
+        .bind(severity.as_str())
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+async fn add_event(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    incident: IncidentId,
+    at: OffsetDateTime,
+    actor: Actor,
+    kind: EventKind,
+    detail: &serde_json::Value,
+) -> Result<IncidentEvent, StoreError> {
+    let event = IncidentEvent {
+        id: EventId::new(),
+        incident_id: incident,
+        at: stored(at),
+        actor,
+        kind,
+        detail: detail.clone(),
+    };
+    sqlx::query(
+        "INSERT INTO incident_events (id, org_id, incident_id, at, actor, kind, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.id.to_string())
+    .bind(org.to_string())
+    .bind(incident.to_string())
+    .bind(to_millis(at))
+    .bind(actor.to_string())
+    .bind(kind.as_str())
+    .bind(to_json(detail)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(event)
+}
