@@ -1,7 +1,8 @@
 //! Who is calling: the `authenticate` middleware resolves a bearer token or a session cookie into
 //! an [`Identity`] for the handlers, and enforces CSRF protection on cookie-authenticated state
 //! changes. Requests with a bearer token are not exposed to CSRF: browsers never add that header
-//! on their own.
+//! on their own. Webhook deliveries (`/api/v1/webhooks/…`) pass through anonymously: they carry
+//! their source's credentials, which the webhook handler checks.
 
 use std::net::SocketAddr;
 
@@ -18,6 +19,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use crate::accounts::AccountError;
 use crate::config::SecureCookies;
 use crate::error::ApiError;
+use crate::signals::WEBHOOK_PATH_PREFIX;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "aurora_session";
@@ -41,6 +43,12 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // Webhook deliveries authenticate with their source's secret (checked by the handler), and
+    // their `Authorization` header is not an Aurora API token.
+    if req.uri().path().starts_with(WEBHOOK_PATH_PREFIX) {
+        req.extensions_mut().insert(Identity::Anonymous);
+        return next.run(req).await;
+    }
     let identity = match identify(&state, &jar, req.headers()).await {
         Ok(identity) => identity,
         Err(err) => return err.into_response(),

@@ -1,5 +1,5 @@
-//! Configuration of the HTTP server and of authentication (`[server]` and `[auth]` in
-//! `aurora.toml`).
+//! Configuration of the HTTP server, of authentication and of alert ingest (`[server]`,
+//! `[auth]` and `[signals]` in `aurora.toml`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -79,4 +79,34 @@ pub enum SecureCookies {
     Auto,
     Always,
     Never,
+}
+
+/// `[signals]`: how alert deliveries become incidents.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalsConfig {
+    /// A firing alert with no open incident of its fingerprint joins an open incident of the
+    /// same service and environment opened at most this long ago, e.g. `"5m"`.
+    #[serde(with = "humantime_serde")]
+    pub grouping_window: Duration,
+    /// Resolve an incident when all its alerts have resolved.
+    pub auto_resolve: bool,
+    /// A delivery with the same body as one accepted from the same source within this time is
+    /// a retry: it gets the earlier answer and nothing is stored again.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_window: Duration,
+    /// How long a source's previous secret keeps working after a rotation.
+    #[serde(with = "humantime_serde")]
+    pub rotation_grace: Duration,
+}
+
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        Self {
+            grouping_window: Duration::from_secs(5 * 60),
+            auto_resolve: true,
+            idempotency_window: Duration::from_secs(10 * 60),
+            rotation_grace: Duration::from_secs(24 * 3600),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Aurora's HTTP edge: the REST API under `/api`, health and metrics endpoints, and the
 //! server-rendered UI. Handlers are thin: they extract and parse the request, call
-//! [`Accounts`](accounts::Accounts) or a port, and render. There is no SQL here.
+//! [`Accounts`](accounts::Accounts), [`Signals`](signals::Signals) or a port, and render. There
+//! is no SQL here.
 
 pub mod accounts;
 mod api;
@@ -9,10 +10,11 @@ pub mod config;
 pub mod error;
 mod extract;
 mod middleware;
+pub mod signals;
 mod state;
 mod ui;
 
-pub use state::{AppState, BuildInfo};
+pub use state::{AppState, BuildInfo, Config};
 
 use std::time::Duration;
 

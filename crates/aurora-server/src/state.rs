@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::accounts::Accounts;
 use crate::config::{AuthConfig, ServerConfig};
+use crate::signals::Signals;
 
 /// What `/metrics` and the UI footer say about this build.
 #[derive(Clone, Debug)]
@@ -18,6 +19,7 @@ pub struct BuildInfo {
     pub commit: &'static str,
 }
 
+/// The configuration sections the handlers read.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub server: ServerConfig,
@@ -31,6 +33,7 @@ struct Inner {
     store: Arc<dyn Store>,
     secrets: Arc<dyn SecretStore>,
     accounts: Arc<Accounts>,
+    signals: Arc<Signals>,
     config: Config,
     metrics: PrometheusHandle,
     build: BuildInfo,
@@ -43,18 +46,20 @@ impl AppState {
         store: Arc<dyn Store>,
         secrets: Arc<dyn SecretStore>,
         accounts: Arc<Accounts>,
-        server: ServerConfig,
-        auth: AuthConfig,
+        signals: Arc<Signals>,
+        config: Config,
         metrics: PrometheusHandle,
         build: BuildInfo,
     ) -> Self {
-        let per_minute = NonZeroU32::new(auth.login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
+        let per_minute =
+            NonZeroU32::new(config.auth.login_attempts_per_minute).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::per_minute(per_minute);
         Self(Arc::new(Inner {
             store,
             secrets,
             accounts,
-            config: Config { server, auth },
+            signals,
+            config,
             metrics,
             build,
             login_by_client: RateLimiter::keyed(quota),
@@ -72,6 +77,10 @@ impl AppState {
 
     pub fn accounts(&self) -> &Accounts {
         &self.0.accounts
+    }
+
+    pub fn signals(&self) -> &Signals {
+        &self.0.signals
     }
 
     pub fn config(&self) -> &Config {

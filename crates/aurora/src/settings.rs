@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aurora_server::config::{AuthConfig, ServerConfig};
+use aurora_server::config::{AuthConfig, ServerConfig, SignalsConfig};
 use aurora_store::{DatabaseConfig, SecretsConfig, redact_url};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -21,6 +21,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub signals: SignalsConfig,
     pub database: DatabaseConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
@@ -32,6 +33,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./aurora-data"),
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
+            signals: SignalsConfig::default(),
             database: DatabaseConfig::default(),
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
@@ -131,6 +133,11 @@ impl Settings {
         }
         if self.auth.session_ttl.as_secs() < 60 {
             problems.push("auth.session_ttl: must be at least one minute, e.g. \"12h\"".to_owned());
+        }
+        if self.signals.idempotency_window.is_zero() {
+            problems.push(
+                "signals.idempotency_window: must be longer than zero, e.g. \"10m\"".to_owned(),
+            );
         }
         if let Some(url) = &self.database.url
             && aurora_store::Backend::from_url(url).is_none()

@@ -12,6 +12,7 @@ use aurora_core::ports::Store;
 use aurora_core::secrets::SecretStore;
 use aurora_server::AppState;
 use aurora_server::accounts::Accounts;
+use aurora_server::signals::Signals;
 use aurora_store::{LocalSecretStore, SECRET_KEY_ENV, SqlStore};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -31,6 +32,7 @@ pub struct Services {
     pub store: Arc<SqlStore>,
     pub secrets: Arc<dyn SecretStore>,
     pub accounts: Arc<Accounts>,
+    pub signals: Arc<Signals>,
 }
 
 impl Services {
@@ -46,10 +48,16 @@ impl Services {
             settings.auth.session_ttl,
             settings.auth.token_cache_ttl,
         ));
+        let signals = Arc::new(Signals::new(
+            store.clone() as Arc<dyn Store>,
+            secrets.clone(),
+            settings.signals.clone(),
+        ));
         Ok(Self {
             store,
             secrets,
             accounts,
+            signals,
         })
     }
 }
@@ -100,8 +108,11 @@ impl Application {
             services.store.clone(),
             services.secrets.clone(),
             services.accounts.clone(),
-            settings.server.clone(),
-            settings.auth.clone(),
+            services.signals.clone(),
+            aurora_server::Config {
+                server: settings.server.clone(),
+                auth: settings.auth.clone(),
+            },
             metrics_handle(),
             crate::BUILD,
         );

@@ -2,11 +2,12 @@
 
 mod accounts;
 mod ops;
+mod signals;
 
 pub(crate) use accounts::token_lifetime;
 
 use axum::Router;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 
 use crate::state::AppState;
 
@@ -24,5 +25,20 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/users",
             get(accounts::list_users).post(accounts::create_user),
+        )
+        .route(
+            "/api/v1/sources",
+            get(signals::list_sources).post(signals::create_source),
+        )
+        .route("/api/v1/sources/{id}/rotate", post(signals::rotate_secret))
+        .route("/api/v1/webhooks/{source_id}", post(signals::webhook))
+        .route("/api/v1/incidents", get(signals::list_incidents))
+        .route(
+            "/api/v1/incidents/{id}",
+            get(signals::get_incident).patch(signals::update_incident),
+        )
+        .route(
+            "/api/v1/incidents/{id}/comments",
+            post(signals::add_comment),
         )
 }

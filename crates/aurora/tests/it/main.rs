@@ -7,3 +7,4 @@ mod accounts;
 mod browser;
 mod cli;
 mod http;
+mod signals;

@@ -1,0 +1,349 @@
+//! Alert sources and webhook deliveries as a service: creating sources with a random secret
+//! (kept in the secret store, shown once), rotating it with a grace period, and receiving a
+//! delivery: authenticate it by the scheme of its source's kind, parse it with
+//! `aurora-signals`, and ingest it in one transaction before anything is answered.
+//!
+//! | kind | authentication |
+//! |---|---|
+//! | `alertmanager`, `grafana`, `datadog` | `Authorization: Bearer <secret>`, or basic auth with user [`BASIC_AUTH_USER`] and the secret as password |
+//! | `opsgenie` | `Authorization: Bearer <secret>` (a custom header of the integration) |
+//! | `pagerduty` | `X-PagerDuty-Signature` (the secret is the subscription's signing secret) |
+//! | `generic` | `X-Aurora-Signature: sha256=<hex HMAC-SHA256 of the body>` |
+//! | `cloudwatch` | not yet: SNS signature checks need the certificate fetch (`not_implemented`) |
+
+use std::sync::Arc;
+
+use aurora_core::alert::SourceKind;
+use aurora_core::credentials;
+use aurora_core::ids::{OrgId, SourceId};
+use aurora_core::ports::Store;
+use aurora_core::secrets::{SecretRef, SecretStore};
+use aurora_core::source::{
+    AlertSource, DeliveryMeta, IngestOutcome, IngestRules, NewAlertSource, SourceOptions,
+};
+use aurora_core::{SecretError, StoreError};
+use aurora_signals::{AuthError, Delivery, ParseError, ParseOptions, auth};
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::config::SignalsConfig;
+
+/// The user name of basic authentication for the kinds that accept it.
+pub const BASIC_AUTH_USER: &str = "aurora";
+/// Where a source's deliveries go; followed by the source id.
+pub const WEBHOOK_PATH_PREFIX: &str = "/api/v1/webhooks/";
+const MAX_NAME_LEN: usize = 200;
+const MAX_LABEL_NAME_LEN: usize = 128;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no alert source has this webhook URL: copy the URL shown when the source was created")]
+    UnknownSource,
+    #[error(
+        "{0} sources are not supported yet: SNS signature checks need the certificate fetch; use the generic kind meanwhile"
+    )]
+    NotImplemented(SourceKind),
+    #[error("send the delivery as JSON (`Content-Type: application/json`), not {0:?}")]
+    UnsupportedMediaType(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("secret store: {0}")]
+    Secret(#[from] SecretError),
+}
+
+/// A newly created or rotated secret, to show once.
+pub struct IssuedSecret {
+    pub source: AlertSource,
+    pub secret: SecretString,
+}
+
+pub struct Signals {
+    store: Arc<dyn Store>,
+    secrets: Arc<dyn SecretStore>,
+    config: SignalsConfig,
+}
+
+impl Signals {
+    pub fn new(
+        store: Arc<dyn Store>,
+        secrets: Arc<dyn SecretStore>,
+        config: SignalsConfig,
+    ) -> Self {
+        Self {
+            store,
+            secrets,
+            config,
+        }
+    }
+
+    fn rules(&self) -> IngestRules {
+        IngestRules {
+            grouping_window: self.config.grouping_window,
+            auto_resolve: self.config.auto_resolve,
+            idempotency_window: self.config.idempotency_window,
+        }
+    }
+
+    /// Creates a source with a fresh random secret, returned once.
+    pub async fn create_source(
+        &self,
+        org: OrgId,
+        kind: SourceKind,
+        name: &str,
+        options: SourceOptions,
+    ) -> Result<IssuedSecret, SignalError> {
+        if kind == SourceKind::Cloudwatch {
+            return Err(SignalError::NotImplemented(kind));
+        }
+        let name = validate_name(name)?;
+        validate_options(&options)?;
+        let id = SourceId::new();
+        let (secret_ref, secret) = self.new_secret(org, id).await?;
+        let created = self
+            .store
+            .create_source(
+                org,
+                NewAlertSource {
+                    id,
+                    kind,
+                    name,
+                    secret: secret_ref.clone(),
+                    options,
+                },
+            )
+            .await;
+        match created {
+            Ok(source) => Ok(IssuedSecret { source, secret }),
+            Err(err) => {
+                self.forget(org, &secret_ref).await;
+                Err(err.into())
+            }
+        }
+    }
+
+    pub async fn list_sources(&self, org: OrgId) -> Result<Vec<AlertSource>, SignalError> {
+        Ok(self.store.list_sources(org).await?)
+    }
+
+    /// Gives the source a new secret, returned once; the previous one keeps working for
+    /// `signals.rotation_grace`.
+    pub async fn rotate_secret(
+        &self,
+        org: OrgId,
+        id: SourceId,
+    ) -> Result<IssuedSecret, SignalError> {
+        let (secret_ref, secret) = self.new_secret(org, id).await?;
+        let grace_ends = OffsetDateTime::now_utc() + self.config.rotation_grace;
+        match self
+            .store
+            .rotate_source_secret(org, id, secret_ref.clone(), grace_ends)
+            .await
+        {
+            Ok((source, dropped)) => {
+                if let Some(dropped) = dropped {
+                    self.forget(org, &dropped).await;
+                }
+                Ok(IssuedSecret { source, secret })
+            }
+            Err(err) => {
+                self.forget(org, &secret_ref).await;
+                Err(err.into())
+            }
+        }
+    }
+
+    async fn new_secret(
+        &self,
+        org: OrgId,
+        id: SourceId,
+    ) -> Result<(SecretRef, SecretString), SignalError> {
+        let name = format!("sources/{id}/{}", uuid::Uuid::now_v7());
+        let value = credentials::random_token();
+        let secret_ref = self
+            .secrets
+            .put(org, &name, SecretString::from(value.clone()))
+            .await?;
+        Ok((secret_ref, SecretString::from(value)))
+    }
+
+    /// Deletes a secret no longer referenced; a failure leaves an orphan, which is logged.
+    async fn forget(&self, org: OrgId, secret: &SecretRef) {
+        if let Err(err) = self.secrets.delete(org, secret).await {
+            tracing::warn!(error = %err, %secret, "could not delete an unused source secret");
+        }
+    }
+
+    /// Authenticates, parses and stores one webhook delivery. Nothing is stored unless it
+    /// authenticates; a delivery that authenticates but cannot be read is recorded as rejected
+    /// (without its body). The outcome is returned after the transaction committed.
+    pub async fn receive(
+        &self,
+        source_id: &str,
+        headers: &[(&str, &str)],
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<IngestOutcome, SignalError> {
+        let id: SourceId = source_id.parse().map_err(|_| SignalError::UnknownSource)?;
+        let source = self
+            .store
+            .find_source(id)
+            .await?
+            .ok_or(SignalError::UnknownSource)?;
+        if source.kind == SourceKind::Cloudwatch {
+            return Err(SignalError::NotImplemented(source.kind));
+        }
+        let now = OffsetDateTime::now_utc();
+        let secrets = self.valid_secrets(&source, now).await?;
+        authenticate(source.kind, headers, body, &secrets)?;
+        if let Some(content_type) = content_type.filter(|ct| !is_json(ct)) {
+            return Err(SignalError::UnsupportedMediaType(content_type.to_owned()));
+        }
+
+        let delivery = DeliveryMeta {
+            received_at: now,
+            body_sha256: hex::encode(Sha256::digest(body)),
+        };
+        let options = ParseOptions::new(now)
+            .with_fingerprint_labels(source.options.fingerprint_labels.iter().cloned());
+        let alerts = match aurora_signals::parse(source.kind, body, &options) {
+            Ok(Delivery::Alerts(alerts)) => alerts,
+            Ok(Delivery::Ignored { reason }) => {
+                tracing::debug!(source = %source.id, %reason, "delivery carries no alert state");
+                Vec::new()
+            }
+            // Only CloudWatch (SNS) deliveries carry a subscription handshake.
+            Ok(Delivery::SnsSubscriptionConfirmation(_)) => {
+                return Err(SignalError::NotImplemented(source.kind));
+            }
+            Err(err) => {
+                if let Err(store_err) = self
+                    .store
+                    .record_rejected_delivery(source.org_id, source.id, &delivery, err.code())
+                    .await
+                {
+                    tracing::warn!(error = %store_err, "could not record a rejected delivery");
+                }
+                return Err(err.into());
+            }
+        };
+        Ok(self
+            .store
+            .ingest(source.org_id, source.id, &alerts, &delivery, &self.rules())
+            .await?)
+    }
+
+    /// The current secret and, during its grace period, the previous one.
+    async fn valid_secrets(
+        &self,
+        source: &AlertSource,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SecretString>, SignalError> {
+        let mut values = Vec::with_capacity(2);
+        for secret in source.valid_secrets(now) {
+            match self.secrets.get(source.org_id, secret).await {
+                Ok(value) => values.push(value),
+                // A missing previous secret only shortens its grace period.
+                Err(SecretError::NotFound(_)) if *secret != source.secret => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(values)
+    }
+}
+
+fn authenticate(
+    kind: SourceKind,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    secrets: &[SecretString],
+) -> Result<(), AuthError> {
+    match kind {
+        SourceKind::Alertmanager | SourceKind::Grafana | SourceKind::Datadog => {
+            auth::verify_bearer_or_basic(headers, BASIC_AUTH_USER, secrets)
+        }
+        SourceKind::Opsgenie => auth::verify_bearer(headers, secrets),
+        SourceKind::Pagerduty => auth::verify_pagerduty(headers, body, secrets),
+        SourceKind::Generic => auth::verify_hmac_sha256(headers, body, secrets),
+        // Refused before authentication; kept here so that the match stays exhaustive.
+        SourceKind::Cloudwatch => Err(AuthError::NoSecretConfigured),
+    }
+}
+
+/// `application/json`, or any `+json` type, with or without parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// How a sender authenticates to a source of `kind`, for the person setting it up.
+pub fn auth_instructions(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Alertmanager => {
+            "send `Authorization: Bearer <secret>` (Alertmanager: webhook_configs[].http_config.authorization.credentials), or basic auth with user `aurora` and the secret as password"
+        }
+        SourceKind::Grafana => {
+            "set the webhook contact point's Authorization header to `Bearer <secret>`, or basic auth with user `aurora` and the secret as password"
+        }
+        SourceKind::Datadog => {
+            "add a custom header `Authorization: Bearer <secret>` to the Datadog webhook, or basic auth with user `aurora` and the secret as password"
+        }
+        SourceKind::Opsgenie => {
+            "add the custom header `Authorization: Bearer <secret>` to the Opsgenie webhook integration"
+        }
+        SourceKind::Pagerduty => {
+            "use the secret as the webhook subscription's signing secret: PagerDuty signs each delivery in `X-PagerDuty-Signature`"
+        }
+        SourceKind::Generic => {
+            "sign each body: `X-Aurora-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with the secret>`"
+        }
+        SourceKind::Cloudwatch => "not supported yet",
+    }
+}
+
+fn validate_name(raw: &str) -> Result<String, SignalError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        Err(SignalError::Invalid("name is required".into()))
+    } else if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        Err(SignalError::Invalid(format!(
+            "name must be at most {MAX_NAME_LEN} printable characters"
+        )))
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+fn validate_options(options: &SourceOptions) -> Result<(), SignalError> {
+    let labels = &options.fingerprint_labels;
+    if labels.len() > SourceOptions::MAX_FINGERPRINT_LABELS {
+        return Err(SignalError::Invalid(format!(
+            "options.fingerprint_labels: at most {} label names",
+            SourceOptions::MAX_FINGERPRINT_LABELS
+        )));
+    }
+    if let Some(bad) = labels.iter().find(|label| {
+        label.trim().is_empty()
+            || label.len() > MAX_LABEL_NAME_LEN
+            || label.chars().any(char::is_control)
+    }) {
+        return Err(SignalError::Invalid(format!(
+            "options.fingerprint_labels: {bad:?} is not a label name (1-{MAX_LABEL_NAME_LEN} printable characters)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
