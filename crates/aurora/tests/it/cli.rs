@@ -222,3 +222,44 @@ fn serve_prints_where_it_listens_and_stops_on_sigterm() {
     #[cfg(not(unix))]
     child.kill().unwrap();
 }
+
+#[test]
+fn eval_prints_the_scores_as_json() {
+    let datasets = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets/rcd-sockshop");
+    if !datasets.is_dir() {
+        eprintln!("skipped: {} is absent", datasets.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aurora"))
+        .args(["eval", "--json", "--limit", "2"])
+        .arg(&datasets)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "cases",
+        "ac1",
+        "ac3",
+        "ac5",
+        "avg5",
+        "mean_seconds",
+        "per_fault",
+    ] {
+        assert!(report.get(key).is_some(), "no {key} in {report}");
+    }
+    assert!(report["cases"].as_u64().unwrap() >= 2);
+    let ac1 = report["ac1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&ac1));
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_aurora"))
+        .args(["analyze", "no/such/case"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(!text(&missing.stderr).is_empty());
+}
