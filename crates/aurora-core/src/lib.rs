@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod incident;
 pub mod job;

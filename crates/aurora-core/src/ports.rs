@@ -3,18 +3,19 @@
 //!
 //! Every method that reads or writes tenant data takes an [`OrgId`]. The only lookups without one
 //! resolve a credential (a session id hash, an API token hash, a sign-in e-mail, the source id of
-//! a webhook URL) into the user, source and organisation it belongs to.
+//! a webhook URL) into the user, source and organisation it belongs to, and the workers' side of
+//! the [`JobQueue`], which serves every organisation and acts only on jobs it has claimed.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::alert::Alert;
 use crate::error::StoreError;
-use crate::ids::{IncidentId, OrgId, SourceId, TokenId, UserId};
+use crate::ids::{IncidentId, JobId, OrgId, SourceId, TokenId, UserId};
 use crate::incident::{
     Actor, Incident, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage,
 };
-use crate::job::Job;
+use crate::job::{Job, JobCounts, JobDepth, JobFilter, NewJob, RetryPolicy};
 use crate::model::{ApiToken, Email, Org, Role, Session, User, UserCredentials};
 use crate::secrets::SecretRef;
 use crate::source::{
@@ -106,8 +107,8 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
-/// Alert sources, the alerts they deliver, incidents and their timelines, and the job queue
-/// that new incidents feed.
+/// Alert sources, the alerts they deliver, incidents and their timelines. New incidents feed
+/// the [`JobQueue`].
 #[async_trait]
 pub trait SignalStore: Send + Sync {
     async fn create_source(
@@ -185,14 +186,74 @@ pub trait SignalStore: Send + Sync {
         text: &str,
         now: OffsetDateTime,
     ) -> Result<IncidentEvent, StoreError>;
+}
+
+/// The durable job queue. Workers of any number of processes [`claim`](JobQueue::claim) due
+/// jobs under a lease; the lease holder, named by its worker id and identified by the job's
+/// `attempts` at claim time, records the outcome. A lease that runs out (the worker stopped or
+/// lost the database) makes the job claimable again, so a job runs at least once.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, org: OrgId, job: NewJob) -> Result<Job, StoreError>;
+
+    /// Takes the job of one of `kinds` that has waited longest (queued and due at `now`, or
+    /// running with an expired lease) and leases it to `worker` until `now + lease`, counting an
+    /// attempt. No two callers get the same job while its lease holds. `None` when nothing is
+    /// due.
+    async fn claim(
+        &self,
+        worker: &str,
+        kinds: &[&str],
+        now: OffsetDateTime,
+        lease: std::time::Duration,
+    ) -> Result<Option<Job>, StoreError>;
+    /// Extends the lease of a job `worker` holds to `until`. [`StoreError::Conflict`] when the
+    /// lease was lost (it expired and another worker claimed the job).
+    async fn heartbeat(
+        &self,
+        job: &Job,
+        worker: &str,
+        until: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Marks a job `worker` holds done. [`StoreError::Conflict`] when the lease was lost.
+    async fn complete(
+        &self,
+        job: &Job,
+        worker: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Records a failed run of a job `worker` holds. With a `retry` policy that allows another
+    /// attempt the job is queued again after its backoff; otherwise it is `failed`. Returns the
+    /// job as it is now. [`StoreError::Conflict`] when the lease was lost.
+    async fn fail(
+        &self,
+        job: &Job,
+        worker: &str,
+        error: &str,
+        retry: Option<&RetryPolicy>,
+        now: OffsetDateTime,
+    ) -> Result<Job, StoreError>;
 
     /// The organisation's jobs, newest first.
-    async fn list_jobs(&self, org: OrgId) -> Result<Vec<Job>, StoreError>;
+    async fn list_jobs(&self, org: OrgId, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    async fn count_jobs(&self, org: OrgId) -> Result<JobCounts, StoreError>;
+    /// Queues a `failed` job of the organisation again, due now, with its attempts reset.
+    /// [`StoreError::NotFound`] when it is not the organisation's, [`StoreError::Conflict`] when
+    /// it is not failed.
+    async fn retry_job(
+        &self,
+        org: OrgId,
+        id: JobId,
+        now: OffsetDateTime,
+    ) -> Result<Job, StoreError>;
+    /// Jobs per kind and status across organisations, for the queue-depth metric and for
+    /// noticing kinds no worker handles.
+    async fn job_depths(&self) -> Result<Vec<JobDepth>, StoreError>;
 }
 
 /// The primary store. Later capabilities add their own sub-traits here.
 #[async_trait]
-pub trait Store: AccountStore + SignalStore + Send + Sync + 'static {
+pub trait Store: AccountStore + SignalStore + JobQueue + Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 

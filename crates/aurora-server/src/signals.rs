@@ -1,7 +1,9 @@
 //! Alert sources and webhook deliveries as a service: creating sources with a random secret
 //! (kept in the secret store, shown once), rotating it with a grace period, and receiving a
 //! delivery: authenticate it by the scheme of its source's kind, parse it with
-//! `aurora-signals`, and ingest it in one transaction before anything is answered.
+//! `aurora-signals`, and ingest it in one transaction before anything is answered. Incident
+//! reads and changes go through here too, so that every committed change is published on the
+//! [`EventBus`] for live views.
 //!
 //! | kind | authentication |
 //! |---|---|
@@ -15,11 +17,16 @@ use std::sync::Arc;
 
 use aurora_core::alert::SourceKind;
 use aurora_core::credentials;
-use aurora_core::ids::{OrgId, SourceId};
+use aurora_core::events::{DomainEvent, EventBus, EventSubscription};
+use aurora_core::ids::{IncidentId, OrgId, SourceId};
+use aurora_core::incident::{
+    Actor, Incident, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage,
+};
 use aurora_core::ports::Store;
 use aurora_core::secrets::{SecretRef, SecretStore};
 use aurora_core::source::{
-    AlertSource, DeliveryMeta, IngestOutcome, IngestRules, NewAlertSource, SourceOptions,
+    AlertSource, DeliveryMeta, DeliveryRecord, IngestOutcome, IngestRules, NewAlertSource,
+    SourceOptions,
 };
 use aurora_core::{SecretError, StoreError};
 use aurora_signals::{AuthError, Delivery, ParseError, ParseOptions, auth};
@@ -67,20 +74,31 @@ pub struct IssuedSecret {
 pub struct Signals {
     store: Arc<dyn Store>,
     secrets: Arc<dyn SecretStore>,
+    events: Arc<dyn EventBus>,
     config: SignalsConfig,
 }
+
+/// Most deliveries [`Signals::list_deliveries`] returns.
+pub const MAX_DELIVERIES: u32 = 100;
 
 impl Signals {
     pub fn new(
         store: Arc<dyn Store>,
         secrets: Arc<dyn SecretStore>,
+        events: Arc<dyn EventBus>,
         config: SignalsConfig,
     ) -> Self {
         Self {
             store,
             secrets,
+            events,
             config,
         }
+    }
+
+    /// The organisation's live events (see [`DomainEvent`]).
+    pub fn subscribe(&self, org: OrgId) -> Box<dyn EventSubscription> {
+        self.events.subscribe(org)
     }
 
     fn rules(&self) -> IngestRules {
@@ -205,14 +223,72 @@ impl Signals {
         if let Some(content_type) = content_type.filter(|ct| !is_json(ct)) {
             return Err(SignalError::UnsupportedMediaType(content_type.to_owned()));
         }
+        self.parse_and_ingest(&source, source.kind, body, now).await
+    }
 
-        let delivery = DeliveryMeta {
-            received_at: now,
-            body_sha256: hex::encode(Sha256::digest(body)),
+    /// Parses and stores one message of an event stream (see `aurora::streams`), attributed to
+    /// `source_id`. The stream's connection is what is trusted: messages carry no per-message
+    /// secret. `kind` names the payload's format (a message header); without it the source's
+    /// own kind is assumed. A message that cannot be read, or names a kind Aurora cannot read
+    /// from a stream, is recorded as a rejected delivery. The outcome is returned after the
+    /// transaction committed.
+    pub async fn receive_from_stream(
+        &self,
+        source_id: SourceId,
+        kind: Option<&str>,
+        body: &[u8],
+    ) -> Result<IngestOutcome, SignalError> {
+        let source = self
+            .store
+            .find_source(source_id)
+            .await?
+            .ok_or(SignalError::UnknownSource)?;
+        let now = OffsetDateTime::now_utc();
+        let kind = match kind
+            .map(str::parse::<SourceKind>)
+            .unwrap_or(Ok(source.kind))
+        {
+            // CloudWatch payloads need SNS signature checks, which a stream does not carry.
+            Ok(SourceKind::Cloudwatch) => Err((
+                "not_implemented",
+                SignalError::NotImplemented(SourceKind::Cloudwatch),
+            )),
+            Ok(kind) => Ok(kind),
+            Err(err) => Err(("unsupported_kind", SignalError::Invalid(err.to_string()))),
         };
+        match kind {
+            Ok(kind) => self.parse_and_ingest(&source, kind, body, now).await,
+            Err((code, err)) => {
+                self.record_rejected(&source, &delivery_meta(body, now), code)
+                    .await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn record_rejected(&self, source: &AlertSource, delivery: &DeliveryMeta, code: &str) {
+        if let Err(store_err) = self
+            .store
+            .record_rejected_delivery(source.org_id, source.id, delivery, code)
+            .await
+        {
+            tracing::warn!(error = %store_err, "could not record a rejected delivery");
+        }
+    }
+
+    /// Parses an authenticated delivery as `kind` and ingests it in one transaction; a delivery
+    /// that cannot be read is recorded as rejected (without its body).
+    async fn parse_and_ingest(
+        &self,
+        source: &AlertSource,
+        kind: SourceKind,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<IngestOutcome, SignalError> {
+        let delivery = delivery_meta(body, now);
         let options = ParseOptions::new(now)
             .with_fingerprint_labels(source.options.fingerprint_labels.iter().cloned());
-        let alerts = match aurora_signals::parse(source.kind, body, &options) {
+        let alerts = match aurora_signals::parse(kind, body, &options) {
             Ok(Delivery::Alerts(alerts)) => alerts,
             Ok(Delivery::Ignored { reason }) => {
                 tracing::debug!(source = %source.id, %reason, "delivery carries no alert state");
@@ -220,23 +296,114 @@ impl Signals {
             }
             // Only CloudWatch (SNS) deliveries carry a subscription handshake.
             Ok(Delivery::SnsSubscriptionConfirmation(_)) => {
-                return Err(SignalError::NotImplemented(source.kind));
+                return Err(SignalError::NotImplemented(kind));
             }
             Err(err) => {
-                if let Err(store_err) = self
-                    .store
-                    .record_rejected_delivery(source.org_id, source.id, &delivery, err.code())
-                    .await
-                {
-                    tracing::warn!(error = %store_err, "could not record a rejected delivery");
-                }
+                self.record_rejected(source, &delivery, err.code()).await;
                 return Err(err.into());
             }
         };
-        Ok(self
+        let outcome = self
             .store
             .ingest(source.org_id, source.id, &alerts, &delivery, &self.rules())
+            .await?;
+        self.publish_outcome(source.org_id, source.id, &outcome)
+            .await;
+        Ok(outcome)
+    }
+
+    /// Tells live views what a committed delivery changed. Incidents that alerts joined are not
+    /// in the outcome: `alert_received` stands for them.
+    async fn publish_outcome(&self, org: OrgId, source: SourceId, outcome: &IngestOutcome) {
+        if outcome.replayed || outcome.alerts == 0 {
+            return;
+        }
+        for &incident in &outcome.new_incidents {
+            self.events
+                .publish(org, DomainEvent::IncidentOpened { incident })
+                .await;
+        }
+        for &incident in &outcome.resolved_incidents {
+            self.events
+                .publish(org, DomainEvent::IncidentUpdated { incident })
+                .await;
+        }
+        self.events
+            .publish(
+                org,
+                DomainEvent::AlertReceived {
+                    source,
+                    delivery: outcome.delivery_id,
+                },
+            )
+            .await;
+    }
+
+    /// The source's most recent deliveries (at most [`MAX_DELIVERIES`]), newest first.
+    pub async fn list_deliveries(
+        &self,
+        org: OrgId,
+        source: SourceId,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, SignalError> {
+        // Fails with NotFound for another organisation's source.
+        self.store.get_source(org, source).await?;
+        Ok(self
+            .store
+            .list_deliveries(org, source, limit.clamp(1, MAX_DELIVERIES))
             .await?)
+    }
+
+    pub async fn list_incidents(
+        &self,
+        org: OrgId,
+        filter: &IncidentFilter,
+    ) -> Result<IncidentPage, StoreError> {
+        self.store.list_incidents(org, filter).await
+    }
+
+    pub async fn get_incident(
+        &self,
+        org: OrgId,
+        id: IncidentId,
+    ) -> Result<IncidentDetail, StoreError> {
+        self.store.get_incident(org, id).await
+    }
+
+    /// Applies a person's change and publishes `incident_updated`.
+    pub async fn update_incident(
+        &self,
+        org: OrgId,
+        id: IncidentId,
+        actor: Actor,
+        change: &IncidentChange,
+    ) -> Result<Incident, StoreError> {
+        let incident = self
+            .store
+            .update_incident(org, id, actor, change, OffsetDateTime::now_utc())
+            .await?;
+        self.events
+            .publish(org, DomainEvent::IncidentUpdated { incident: id })
+            .await;
+        Ok(incident)
+    }
+
+    /// Adds a comment to the timeline and publishes `incident_updated`.
+    pub async fn add_comment(
+        &self,
+        org: OrgId,
+        id: IncidentId,
+        actor: Actor,
+        text: &str,
+    ) -> Result<IncidentEvent, StoreError> {
+        let event = self
+            .store
+            .add_comment(org, id, actor, text, OffsetDateTime::now_utc())
+            .await?;
+        self.events
+            .publish(org, DomainEvent::IncidentUpdated { incident: id })
+            .await;
+        Ok(event)
     }
 
     /// The current secret and, during its grace period, the previous one.
@@ -255,6 +422,13 @@ impl Signals {
             }
         }
         Ok(values)
+    }
+}
+
+fn delivery_meta(body: &[u8], now: OffsetDateTime) -> DeliveryMeta {
+    DeliveryMeta {
+        received_at: now,
+        body_sha256: hex::encode(Sha256::digest(body)),
     }
 }
 

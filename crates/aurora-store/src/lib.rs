@@ -3,13 +3,15 @@
 //!
 //! Both database backends share one set of portable queries (sqlx's `Any` driver with `$n`
 //! placeholders, ids as text, times as unix milliseconds) and each has its own migrations under
-//! `migrations/<backend>/`, applied at connect time. Backend-specific features (vector search,
-//! `SKIP LOCKED` queues) take the concrete pool of their backend.
+//! `migrations/<backend>/`, applied at connect time. Backend-specific features use SQL of their
+//! backend (the job queue's `SKIP LOCKED` claim) or take the concrete pool (vector search).
 
 pub mod config;
+mod events;
 mod local_secrets;
 mod sql;
 
 pub use config::{DatabaseConfig, SecretsConfig};
+pub use events::{DEFAULT_EVENT_CAPACITY, InProcessEventBus};
 pub use local_secrets::{LocalSecretStore, SECRET_KEY_ENV};
 pub use sql::{Backend, ConnectError, SqlStore, redact_url};

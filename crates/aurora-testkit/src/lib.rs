@@ -1,12 +1,15 @@
 //! Test support: [`spawn_app`] starts a real Aurora on a free port with a database of its own;
-//! [`Browser`] drives Debian's headless Chromium through chromedriver.
+//! [`Browser`] drives Debian's headless Chromium through chromedriver; [`peers`] starts
+//! Prometheus, Alertmanager, node_exporter and NATS.
 //!
 //! Tests that need a real peer find it through an environment variable and say so when it is
 //! missing: `AURORA_TEST_DATABASE_URL` (PostgreSQL), `AURORA_CHROMEDRIVER` and
-//! `AURORA_CHROMIUM` (browser).
+//! `AURORA_CHROMIUM` (browser), `AURORA_PROMETHEUS`, `AURORA_ALERTMANAGER`,
+//! `AURORA_NODE_EXPORTER` and `AURORA_NATS_SERVER` (see [`peers`]).
 
 mod app;
 mod browser;
+pub mod peers;
 
 pub use app::{
     ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, client, hidden_field, spawn_app, spawn_app_with,

@@ -4,7 +4,9 @@
 pub mod commands;
 pub mod settings;
 pub mod startup;
+pub mod streams;
 pub mod telemetry;
+pub mod worker;
 
 /// Version and commit of this build.
 pub const BUILD: aurora_server::BuildInfo = aurora_server::BuildInfo {

@@ -10,6 +10,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::streams::StreamsConfig;
+use crate::worker::WorkersConfig;
+
 /// The configuration file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "aurora.toml";
 pub const ENV_PREFIX: &str = "AURORA__";
@@ -22,9 +25,12 @@ pub struct Settings {
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub signals: SignalsConfig,
+    pub workers: WorkersConfig,
     pub database: DatabaseConfig,
     pub secrets: SecretsConfig,
     pub log: LogConfig,
+    /// Event streams alerts are consumed from (`[streams.nats]`).
+    pub streams: StreamsConfig,
 }
 
 impl Default for Settings {
@@ -34,9 +40,11 @@ impl Default for Settings {
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
             signals: SignalsConfig::default(),
+            workers: WorkersConfig::default(),
             database: DatabaseConfig::default(),
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
+            streams: StreamsConfig::default(),
         }
     }
 }
@@ -139,6 +147,7 @@ impl Settings {
                 "signals.idempotency_window: must be longer than zero, e.g. \"10m\"".to_owned(),
             );
         }
+        problems.extend(self.workers.problems());
         if let Some(url) = &self.database.url
             && aurora_store::Backend::from_url(url).is_none()
         {
@@ -156,6 +165,7 @@ impl Settings {
                 self.log.level
             ));
         }
+        problems.extend(self.streams.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -175,6 +185,14 @@ impl Settings {
     pub fn to_redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = shown.database.url.as_deref().map(redact_url);
+        if let Some(nats) = shown.streams.nats.as_mut() {
+            nats.url = nats
+                .url
+                .split(',')
+                .map(redact_url)
+                .collect::<Vec<_>>()
+                .join(",");
+        }
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|err| format!("# cannot print settings: {err}\n"))
     }

@@ -8,17 +8,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use aurora_core::events::EventBus;
 use aurora_core::ports::Store;
 use aurora_core::secrets::SecretStore;
 use aurora_server::AppState;
 use aurora_server::accounts::Accounts;
 use aurora_server::signals::Signals;
-use aurora_store::{LocalSecretStore, SECRET_KEY_ENV, SqlStore};
+use aurora_store::{InProcessEventBus, LocalSecretStore, SECRET_KEY_ENV, SqlStore};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::settings::Settings;
 use crate::telemetry::metrics_handle;
+use crate::worker::Worker;
 
 /// How often expired sessions are removed.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
@@ -31,6 +33,8 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Services {
     pub store: Arc<SqlStore>,
     pub secrets: Arc<dyn SecretStore>,
+    /// Domain events for live views; in-process (one Aurora per database for now).
+    pub events: Arc<dyn EventBus>,
     pub accounts: Arc<Accounts>,
     pub signals: Arc<Signals>,
 }
@@ -48,14 +52,17 @@ impl Services {
             settings.auth.session_ttl,
             settings.auth.token_cache_ttl,
         ));
+        let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::default());
         let signals = Arc::new(Signals::new(
             store.clone() as Arc<dyn Store>,
             secrets.clone(),
+            events.clone(),
             settings.signals.clone(),
         ));
         Ok(Self {
             store,
             secrets,
+            events,
             accounts,
             signals,
         })
@@ -95,6 +102,8 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     services: Services,
+    /// The job workers `run_until` starts; register handlers before.
+    worker: Worker,
     settings: Settings,
     started: Instant,
 }
@@ -125,11 +134,13 @@ impl Application {
                     settings.server.listen
                 )
             })?;
+        let worker = Worker::new(services.store.clone(), settings.workers.clone());
         Ok(Self {
             listener,
             router,
             state,
             services,
+            worker,
             settings,
             started,
         })
@@ -149,6 +160,11 @@ impl Application {
         &self.settings
     }
 
+    /// The job workers, to register handlers on before [`Application::run_until`].
+    pub fn worker_mut(&mut self) -> &mut Worker {
+        &mut self.worker
+    }
+
     /// Time from [`Application::build`] to now.
     pub fn startup_time(&self) -> Duration {
         self.started.elapsed()
@@ -161,8 +177,17 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let background = self.spawn_background();
+        let workers = self.worker.start();
+        let stop_workers = workers.stopper();
         let grace = self.settings.server.shutdown_grace;
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let (streams_stop, streams_shutdown) = tokio::sync::watch::channel(false);
+        let events = self.services.events.clone();
+        let streams = crate::streams::spawn(
+            &self.settings.streams,
+            &self.services.signals,
+            &streams_shutdown,
+        );
         let server = axum::serve(
             self.listener,
             self.router
@@ -171,6 +196,10 @@ impl Application {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing requests in flight");
+            stop_workers();
+            let _ = streams_stop.send(true);
+            // Ends the live pages' event streams, which would otherwise hold the server open.
+            events.close();
             let _ = stopping_tx.send(());
         });
         let deadline = async move {
@@ -187,6 +216,8 @@ impl Application {
                 Ok(())
             }
         };
+        crate::streams::join(streams, grace).await;
+        workers.shutdown(grace).await;
         for task in background {
             task.abort();
         }
@@ -228,23 +259,36 @@ impl Application {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    // The handlers are installed now, not when the future is first polled, so a signal that
+    // arrives while the server is still starting is not lost (nor fatal by default action).
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(interrupt) => {},
+                () = wait(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

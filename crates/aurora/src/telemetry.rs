@@ -61,4 +61,12 @@ fn describe_metrics() {
         metrics::Unit::Seconds,
         "Time to answer HTTP requests, by method, route and status."
     );
+    metrics::describe_counter!(
+        "aurora_jobs_total",
+        "Job runs by kind and outcome: done, retried, failed, lease_lost."
+    );
+    metrics::describe_gauge!(
+        "aurora_job_queue_depth",
+        "Jobs in the queue by status, across organisations, measured every 15 seconds."
+    );
 }

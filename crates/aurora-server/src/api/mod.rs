@@ -1,10 +1,12 @@
 //! The REST API (`/api/v1`) and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
 
 mod accounts;
+mod jobs;
 mod ops;
 mod signals;
 
 pub(crate) use accounts::token_lifetime;
+pub(crate) use signals::incident_filter;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -31,6 +33,10 @@ pub fn routes() -> Router<AppState> {
             get(signals::list_sources).post(signals::create_source),
         )
         .route("/api/v1/sources/{id}/rotate", post(signals::rotate_secret))
+        .route(
+            "/api/v1/sources/{id}/deliveries",
+            get(signals::list_deliveries),
+        )
         .route("/api/v1/webhooks/{source_id}", post(signals::webhook))
         .route("/api/v1/incidents", get(signals::list_incidents))
         .route(
@@ -41,4 +47,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/incidents/{id}/comments",
             post(signals::add_comment),
         )
+        .route("/api/v1/jobs", get(jobs::list_jobs))
+        .route("/api/v1/jobs/{id}/retry", post(jobs::retry_job))
 }

@@ -9,7 +9,7 @@ use aurora_core::incident::{
     IncidentStatus, MAX_COMMENT_LEN,
 };
 use aurora_core::model::Role;
-use aurora_core::source::{AlertSource, IngestOutcome, SourceOptions};
+use aurora_core::source::{AlertSource, DeliveryRecord, IngestOutcome, SourceOptions};
 use aurora_signals::ParseError;
 use axum::Json;
 use axum::body::Bytes;
@@ -18,7 +18,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize};
-use time::OffsetDateTime;
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -164,6 +163,31 @@ pub async fn rotate_secret(
     Ok(Json(SourceWithSecret::new(&state, issued)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    limit: Option<u32>,
+}
+
+/// The source's most recent deliveries with their outcome, newest first.
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<DeliveryRecord>>, ApiError> {
+    let query: DeliveriesQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+        .map_err(|err| {
+        ApiError::bad_request("invalid_request", format!("invalid query: {err}"))
+    })?;
+    let id: SourceId = id.parse().map_err(|_| source_not_found())?;
+    let deliveries = state
+        .signals()
+        .list_deliveries(user.0.org_id(), id, query.limit.unwrap_or(20))
+        .await?;
+    Ok(Json(deliveries))
+}
+
 /// A delivery from an alert source. Authenticated by the source's secret, not by a session or
 /// API token; answered only after its alerts are committed.
 pub async fn webhook(
@@ -206,7 +230,7 @@ struct IncidentQuery {
     limit: Option<u32>,
 }
 
-fn incident_filter(query: Option<&str>) -> Result<IncidentFilter, ApiError> {
+pub(crate) fn incident_filter(query: Option<&str>) -> Result<IncidentFilter, ApiError> {
     let invalid = |message: String| ApiError::bad_request("invalid_request", message);
     let query: IncidentQuery = serde_urlencoded::from_str(query.unwrap_or_default())
         .map_err(|err| invalid(format!("invalid query: {err}")))?;
@@ -238,7 +262,7 @@ pub async fn list_incidents(
     let filter = incident_filter(query.as_deref())?;
     Ok(Json(
         state
-            .store()
+            .signals()
             .list_incidents(user.0.org_id(), &filter)
             .await?,
     ))
@@ -266,7 +290,7 @@ pub async fn get_incident(
 ) -> Result<Json<IncidentDetail>, ApiError> {
     let incident = incident_id(&id)?;
     state
-        .store()
+        .signals()
         .get_incident(user.0.org_id(), incident)
         .await
         .map(Json)
@@ -308,13 +332,12 @@ pub async fn update_incident(
         ));
     }
     state
-        .store()
+        .signals()
         .update_incident(
             user.0.org_id(),
             incident,
             Actor::User(user.0.user.id),
             &change,
-            OffsetDateTime::now_utc(),
         )
         .await
         .map(Json)
@@ -343,14 +366,8 @@ pub async fn add_comment(
         ));
     }
     let event = state
-        .store()
-        .add_comment(
-            user.0.org_id(),
-            incident,
-            Actor::User(user.0.user.id),
-            text,
-            OffsetDateTime::now_utc(),
-        )
+        .signals()
+        .add_comment(user.0.org_id(), incident, Actor::User(user.0.user.id), text)
         .await
         .map_err(|err| incident_error(err, &id))?;
     Ok((StatusCode::CREATED, Json(event)))

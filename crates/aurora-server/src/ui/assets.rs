@@ -13,7 +13,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 4] = [
+const ASSETS: [Asset; 5] = [
     Asset {
         file: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -34,6 +34,11 @@ const ASSETS: [Asset; 4] = [
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/vendor/htmx.min.js"),
     },
+    Asset {
+        file: "htmx-ext-sse.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/vendor/htmx-ext-sse.min.js"),
+    },
 ];
 
 /// Where the templates find the assets.
@@ -42,6 +47,8 @@ pub struct AssetUrls {
     pub css: String,
     pub js: String,
     pub htmx: String,
+    /// htmx's server-sent events extension.
+    pub sse: String,
     pub icon: String,
 }
 
@@ -60,6 +67,7 @@ static URLS: LazyLock<AssetUrls> = LazyLock::new(|| {
         css: url("app.css"),
         js: url("app.js"),
         htmx: url("htmx.min.js"),
+        sse: url("htmx-ext-sse.min.js"),
         icon: url("favicon.svg"),
     }
 });

@@ -5,7 +5,9 @@
 //! handler serves both: it renders the partial when the request comes from htmx.
 
 mod assets;
+mod incidents;
 mod pages;
+mod sources;
 
 use askama::Template;
 use axum::Router;
@@ -38,6 +40,16 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(pages::account))
         .route("/account/tokens", post(pages::create_token))
         .route("/account/tokens/{id}/revoke", post(pages::revoke_token))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/events", get(incidents::events))
+        .route(
+            "/incidents/{id}",
+            get(incidents::show).post(incidents::update),
+        )
+        .route("/incidents/{id}/comments", post(incidents::comment))
+        .route("/settings", get(sources::settings))
+        .route("/settings/sources", post(sources::create))
+        .route("/settings/sources/{id}/rotate", post(sources::rotate))
         .route("/{section}", get(pages::section));
     for (name, value) in page_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(

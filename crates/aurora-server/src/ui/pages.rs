@@ -3,6 +3,7 @@
 use askama::Template;
 use aurora_core::credentials::{self, MIN_PASSWORD_LEN, constant_time_eq};
 use aurora_core::ids::TokenId;
+use aurora_core::incident::{IncidentFilter, IncidentStatus};
 use aurora_core::model::{ApiToken, Principal, User};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,29 +24,29 @@ use crate::error::ApiError;
 use crate::extract::ApiForm;
 use crate::state::AppState;
 
-struct NavItem {
-    href: &'static str,
-    label: &'static str,
-    active: bool,
+pub(super) struct NavItem {
+    pub(super) href: &'static str,
+    pub(super) label: &'static str,
+    pub(super) active: bool,
 }
 
 /// What every signed-in page shows around its content.
-struct Layout {
-    csrf: String,
-    user_name: String,
-    role: &'static str,
-    version: &'static str,
-    nav: Vec<NavItem>,
+pub(super) struct Layout {
+    pub(super) csrf: String,
+    pub(super) user_name: String,
+    pub(super) role: &'static str,
+    pub(super) version: &'static str,
+    pub(super) nav: Vec<NavItem>,
 }
 
-struct Section {
-    slug: &'static str,
-    title: &'static str,
-    empty_title: &'static str,
-    description: &'static str,
+pub(super) struct Section {
+    pub(super) slug: &'static str,
+    pub(super) title: &'static str,
+    pub(super) empty_title: &'static str,
+    pub(super) description: &'static str,
 }
 
-const SECTIONS: [Section; 6] = [
+pub(super) const SECTIONS: [Section; 6] = [
     Section {
         slug: "incidents",
         title: "Incidents",
@@ -85,7 +86,7 @@ const SECTIONS: [Section; 6] = [
 ];
 
 impl Layout {
-    fn new(state: &AppState, user: &UiUser, active: &str) -> Self {
+    pub(super) fn new(state: &AppState, user: &UiUser, active: &str) -> Self {
         let mut nav = vec![NavItem {
             href: "/",
             label: "Dashboard",
@@ -117,11 +118,11 @@ fn section_href(slug: &str) -> &'static str {
     }
 }
 
-fn is_htmx(headers: &HeaderMap) -> bool {
+pub(super) fn is_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request")
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -391,7 +392,7 @@ pub async fn setup(
     }
 }
 
-fn capitalise(message: &str) -> String {
+pub(super) fn capitalise(message: &str) -> String {
     let mut chars = message.chars();
     chars
         .next()
@@ -410,6 +411,41 @@ struct DashboardPage {
     org_name: String,
     database: &'static str,
     secrets: &'static str,
+    active: Vec<StatusCount>,
+}
+
+/// How many incidents have one status, for the dashboard.
+struct StatusCount {
+    status: &'static str,
+    /// The count, or `200+` past one page.
+    count: String,
+    zero: bool,
+}
+
+async fn active_counts(state: &AppState, user: &UiUser) -> Result<Vec<StatusCount>, UiError> {
+    let mut counts = Vec::new();
+    for status in IncidentStatus::ALL.into_iter().filter(|s| s.is_active()) {
+        let filter = IncidentFilter {
+            status: Some(status),
+            limit: IncidentFilter::MAX_LIMIT,
+            ..IncidentFilter::default()
+        };
+        let page = state
+            .signals()
+            .list_incidents(user.0.org_id(), &filter)
+            .await?;
+        let n = page.incidents.len();
+        counts.push(StatusCount {
+            status: status.as_str(),
+            count: if page.next.is_some() {
+                format!("{n}+")
+            } else {
+                n.to_string()
+            },
+            zero: n == 0,
+        });
+    }
+    Ok(counts)
 }
 
 pub async fn dashboard(State(state): State<AppState>, user: UiUser) -> Result<Response, UiError> {
@@ -420,6 +456,7 @@ pub async fn dashboard(State(state): State<AppState>, user: UiUser) -> Result<Re
         org_name: org.name,
         database: state.store().backend(),
         secrets: state.secrets().backend(),
+        active: active_counts(&state, &user).await?,
     }))
 }
 
@@ -490,7 +527,7 @@ struct TokensPartial {
     tokens: TokensView,
 }
 
-fn when(at: Option<OffsetDateTime>, none: &str) -> String {
+pub(super) fn when(at: Option<OffsetDateTime>, none: &str) -> String {
     at.and_then(|t| {
         t.format(format_description!(
             "[year]-[month]-[day] [hour]:[minute] UTC"

@@ -18,7 +18,7 @@ use aurora_core::incident::{
     Actor, EventKind, Incident, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter,
     IncidentPage, IncidentStatus, StoredAlert,
 };
-use aurora_core::job::{self, Job};
+use aurora_core::job;
 use aurora_core::ports::SignalStore;
 use aurora_core::secrets::SecretRef;
 use aurora_core::source::{
@@ -55,35 +55,38 @@ macro_rules! alert_columns {
     };
 }
 
-fn text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
+pub(super) fn text(row: &AnyRow, col: &str) -> Result<String, StoreError> {
     row.try_get::<String, _>(col).map_err(db_error)
 }
 
-fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
+pub(super) fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>, StoreError> {
     row.try_get::<Option<String>, _>(col).map_err(db_error)
 }
 
-fn time_at(row: &AnyRow, col: &str) -> Result<OffsetDateTime, StoreError> {
+pub(super) fn time_at(row: &AnyRow, col: &str) -> Result<OffsetDateTime, StoreError> {
     from_millis(row.try_get(col).map_err(db_error)?)
 }
 
-fn opt_time(row: &AnyRow, col: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+pub(super) fn opt_time(row: &AnyRow, col: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     row.try_get::<Option<i64>, _>(col)
         .map_err(db_error)?
         .map(from_millis)
         .transpose()
 }
 
-fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Result<T, StoreError> {
+pub(super) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    col: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(&text(row, col)?)
         .map_err(|err| StoreError::Corrupt(format!("column {col}: {err}")))
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
-fn count(row: &AnyRow, col: &str) -> Result<u64, StoreError> {
+pub(super) fn count(row: &AnyRow, col: &str) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.try_get::<i64, _>(col).map_err(db_error)?).unwrap_or(0))
 }
 
@@ -182,12 +185,12 @@ fn delivery_from_row(row: &AnyRow) -> Result<DeliveryRecord, StoreError> {
     })
 }
 
-fn millis_of(duration: std::time::Duration) -> i64 {
+pub(super) fn millis_of(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Times as they read back from the database (millisecond precision).
-fn stored(at: OffsetDateTime) -> OffsetDateTime {
+pub(super) fn stored(at: OffsetDateTime) -> OffsetDateTime {
     from_millis(to_millis(at)).unwrap_or(at)
 }
 
@@ -692,31 +695,6 @@ impl SignalStore for SqlStore {
         .await?;
         tx.commit().await.map_err(db_error)?;
         Ok(event)
-    }
-
-    async fn list_jobs(&self, org: OrgId) -> Result<Vec<Job>, StoreError> {
-        sqlx::query(
-            "SELECT id, org_id, kind, payload, status, attempts, run_at, created_at FROM jobs \
-             WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
-        )
-        .bind(org.to_string())
-        .fetch_all(self.pool())
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|row| {
-            Ok(Job {
-                id: parse_column(&text(row, "id")?, "job id")?,
-                org_id: parse_column(&text(row, "org_id")?, "org id")?,
-                kind: text(row, "kind")?,
-                payload: json_column(row, "payload")?,
-                status: parse_column(&text(row, "status")?, "job status")?,
-                attempts: u32::try_from(count(row, "attempts")?).unwrap_or(u32::MAX),
-                run_at: time_at(row, "run_at")?,
-                created_at: time_at(row, "created_at")?,
-            })
-        })
-        .collect()
     }
 }
 

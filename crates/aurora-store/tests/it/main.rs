@@ -5,4 +5,5 @@
 
 mod accounts;
 mod harness;
+mod jobs;
 mod signals;

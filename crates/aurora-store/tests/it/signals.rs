@@ -5,9 +5,9 @@ use aurora_core::StoreError;
 use aurora_core::alert::{Alert, AlertStatus, Fingerprint, Severity, SourceKind};
 use aurora_core::ids::{IncidentId, OrgId, SourceId};
 use aurora_core::incident::{Actor, EventKind, IncidentChange, IncidentFilter, IncidentStatus};
-use aurora_core::job::{self, JobStatus};
+use aurora_core::job::{self, JobFilter, JobStatus};
 use aurora_core::model::{Email, Role};
-use aurora_core::ports::{AccountStore, NewUser, SignalStore};
+use aurora_core::ports::{AccountStore, JobQueue, NewUser, SignalStore};
 use aurora_core::secrets::SecretRef;
 use aurora_core::source::{
     DeliveryMeta, DeliveryOutcome, IngestRules, NewAlertSource, SourceOptions,
@@ -176,7 +176,10 @@ async fn a_firing_alert_opens_an_incident_and_enqueues_an_investigation() {
         );
         assert_eq!(detail.timeline[0].actor, Actor::Source(source));
 
-        let jobs = store.list_jobs(org.id).await.unwrap();
+        let jobs = store
+            .list_jobs(org.id, &JobFilter::default())
+            .await
+            .unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].kind, job::INVESTIGATE);
         assert_eq!(jobs[0].status, JobStatus::Queued);
@@ -230,7 +233,14 @@ async fn repeats_are_counted_and_changes_update_the_alert() {
             detail.timeline[2].detail["changed"],
             serde_json::json!(["description", "severity"])
         );
-        assert_eq!(store.list_jobs(org.id).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .list_jobs(org.id, &JobFilter::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     })
     .await;
 }
@@ -472,7 +482,13 @@ async fn ingest_and_rejections_are_refused_for_another_orgs_source() {
                 .unwrap()
                 .is_empty()
         );
-        assert!(store.list_jobs(b.id).await.unwrap().is_empty());
+        assert!(
+            store
+                .list_jobs(b.id, &JobFilter::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         store
             .record_rejected_delivery(a.id, source, &delivery("2", now), "malformed_json")

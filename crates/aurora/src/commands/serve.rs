@@ -26,6 +26,7 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
         settings.data_dir = dir;
     }
     crate::telemetry::init_logging(&settings.log);
+    let shutdown = shutdown_signal();
     let app = Application::build(settings).await?;
     let url = format!("http://{}", app.local_addr());
     let data_dir = app.settings().data_dir.display().to_string();
@@ -43,5 +44,5 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
         );
     }
     tracing::info!(%url, ready_ms = app.startup_time().as_millis() as u64, "ready");
-    app.run_until(shutdown_signal()).await
+    app.run_until(shutdown).await
 }

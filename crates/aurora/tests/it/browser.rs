@@ -1,8 +1,11 @@
 //! In a real browser: first-run setup, sign-out, sign-in, and an API token made on the account
-//! page then used against the API.
+//! page then used against the API; an incident that appears in the open list without a reload
+//! when an alert is delivered.
 
-use aurora_testkit::{Browser, client, spawn_app};
-use serde_json::Value;
+use std::time::{Duration, Instant};
+
+use aurora_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, Browser, client, spawn_app};
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn first_run_sign_out_sign_in_and_an_api_token() {
@@ -59,5 +62,175 @@ async fn first_run_sign_out_sign_in_and_an_api_token() {
         .unwrap();
     assert_eq!(me["user"]["email"], "ada@example.com");
     assert_eq!(me["user"]["role"], "admin");
+    browser.close().await;
+}
+
+const FIRING: &str =
+    include_str!("../../../aurora-signals/tests/fixtures/alertmanager/firing_group.json");
+
+/// Saves a screenshot when `AURORA_SCREENSHOT_DIR` is set.
+async fn screenshot(b: &Browser, name: &str) {
+    if let Ok(dir) = std::env::var("AURORA_SCREENSHOT_DIR") {
+        b.screenshot(&std::path::Path::new(&dir).join(name)).await;
+    }
+}
+
+/// Waits until the incident list's event stream is open, so that no event is missed.
+async fn wait_for_live_list(b: &Browser) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open = b
+            .client
+            .execute(
+                "const feed = document.querySelector('#incident-feed'); \
+                 const data = feed && feed['htmx-internal-data']; \
+                 return !!(data && data.sseEventSource && data.sseEventSource.readyState === 1);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if open == Value::Bool(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the event stream did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits up to ten seconds until the text of `css` contains `want`, and returns it. Reads
+/// through JavaScript: live swaps replace elements, which would go stale under a WebDriver
+/// handle.
+async fn wait_for_text(b: &Browser, css: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = b
+            .client
+            .execute(
+                "const el = document.querySelector(arguments[0]); return el ? el.textContent : '';",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        let text = text.as_str().unwrap_or_default().to_owned();
+        if text.contains(want) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never said {want:?}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_delivered_alert_appears_in_the_incident_list_without_a_reload() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let admin = app.create_admin().await;
+    let token = app.token_for(&admin).await;
+    let source: Value = client()
+        .post(app.url("/api/v1/sources"))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "alertmanager", "name": "prod alertmanager"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let b = &browser;
+
+    b.client.goto(&app.url("/incidents")).await.unwrap();
+    b.wait_for_path("/login").await;
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.click("#sign-in").await;
+    b.wait_for_path("/incidents").await;
+    assert!(b.text_of("#incident-list").await.contains("No incidents"));
+    wait_for_live_list(b).await;
+    screenshot(b, "incidents-empty.png").await;
+
+    // Mark the page: a reload would lose the mark.
+    b.client
+        .execute(
+            "document.body.dataset.unreloaded = 'yes'; return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let delivered = client()
+        .post(app.url(&format!(
+            "/api/v1/webhooks/{}",
+            source["id"].as_str().unwrap()
+        )))
+        .bearer_auth(source["secret"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .body(FIRING)
+        .send()
+        .await
+        .unwrap();
+    assert!(delivered.status().is_success());
+
+    let row = wait_for_text(b, "#incident-list .incident-row", "checkout").await;
+    assert!(row.contains("critical"), "{row}");
+    assert!(row.contains("open"), "{row}");
+    let mark = b
+        .client
+        .execute("return document.body.dataset.unreloaded || null;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(mark, json!("yes"), "the page was reloaded");
+    screenshot(b, "incidents.png").await;
+
+    b.click("#incident-list .incident-row a").await;
+    b.find("#incident-alerts").await;
+    screenshot(b, "incident.png").await;
+    b.click("#add-comment").await; // empty: the browser refuses it, nothing breaks
+    b.fill("#comment-text", "looking at node exporter").await;
+    b.click("#add-comment").await;
+    wait_for_text(b, "#incident-timeline", "looking at node exporter").await;
+    b.client
+        .execute(
+            "document.querySelector('#incident-alerts').scrollIntoView(); return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    screenshot(b, "incident-commented.png").await;
+
+    // The incident page follows the incident too: the alerts resolve, the incident with them.
+    let mut resolved: Value = serde_json::from_str(FIRING).unwrap();
+    resolved["status"] = json!("resolved");
+    for alert in resolved["alerts"].as_array_mut().unwrap() {
+        alert["status"] = json!("resolved");
+        alert["endsAt"] = json!("2026-05-04T10:05:00Z");
+    }
+    client()
+        .post(app.url(&format!(
+            "/api/v1/webhooks/{}",
+            source["id"].as_str().unwrap()
+        )))
+        .bearer_auth(source["secret"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .body(resolved.to_string())
+        .send()
+        .await
+        .unwrap();
+    wait_for_text(b, "#incident-status", "resolved").await;
+    wait_for_text(b, "#incident-timeline", "all alerts resolved").await;
+
+    b.client.goto(&app.url("/settings")).await.unwrap();
+    b.fill("#source-name", "grafana cloud").await;
+    b.click("#create-source").await;
+    wait_for_text(b, "#new-snippet", "receivers:").await;
+    screenshot(b, "settings.png").await;
+
+    b.client.goto(&app.url("/")).await.unwrap();
+    // The one incident resolved above: nothing is open.
+    assert_eq!(b.text_of("#count-open .stat-n").await, "0");
+    screenshot(b, "dashboard.png").await;
     browser.close().await;
 }

@@ -7,4 +7,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod http;
+mod jobs;
+mod peers;
 mod signals;
+mod ui;

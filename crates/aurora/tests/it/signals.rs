@@ -3,7 +3,7 @@
 
 use aurora_core::ids::SourceId;
 use aurora_core::model::Role;
-use aurora_core::ports::{AccountStore, SignalStore};
+use aurora_core::ports::{AccountStore, JobQueue, SignalStore};
 use aurora_testkit::{TestApp, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -147,7 +147,7 @@ async fn alerts_open_an_incident_repeats_are_counted_and_a_resolve_resolves_it()
 
     // One investigation was queued, for the one new incident.
     let org = app.store.list_orgs().await.unwrap()[0].id;
-    let jobs = app.store.list_jobs(org).await.unwrap();
+    let jobs = app.store.list_jobs(org, &Default::default()).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].kind, "investigate");
 }
