@@ -89,3 +89,7 @@ id_type!(
     /// A unit of background work on the job queue.
     JobId
 );
+id_type!(
+    /// An organisation's label-based grouping rule.
+    GroupingRuleId
+);

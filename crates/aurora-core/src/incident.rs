@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::alert::{Alert, Severity};
+use crate::alert::{Alert, AlertStatus, Severity};
 use crate::ids::{AlertId, EventId, IncidentId, OrgId, SourceId, UserId};
 
 /// Where an incident stands. Any status may follow any other: a person can reopen a resolved
@@ -87,6 +87,9 @@ pub struct Incident {
     pub updated_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub resolved_at: Option<OffsetDateTime>,
+    /// The incident this one was merged into (it is then resolved, its alerts and timeline
+    /// moved there).
+    pub merged_into: Option<IncidentId>,
 }
 
 /// An alert as stored: one row per source and fingerprint, updated by repeats.
@@ -169,10 +172,12 @@ pub enum EventKind {
     AssigneeChanged,
     /// `detail`: `text`.
     Comment,
+    /// Two incidents were merged (`detail`: `from`, `into`, and `alerts` moved); on both.
+    Merged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Opened,
         EventKind::AlertAttached,
         EventKind::AlertUpdated,
@@ -181,6 +186,7 @@ impl EventKind {
         EventKind::SeverityChanged,
         EventKind::AssigneeChanged,
         EventKind::Comment,
+        EventKind::Merged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -193,6 +199,7 @@ impl EventKind {
             EventKind::SeverityChanged => "severity_changed",
             EventKind::AssigneeChanged => "assignee_changed",
             EventKind::Comment => "comment",
+            EventKind::Merged => "merged",
         }
     }
 }
@@ -308,6 +315,78 @@ pub struct IncidentPage {
 
 fn serialize_cursor<S: serde::Serializer>(
     cursor: &Option<IncidentCursor>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match cursor {
+        Some(cursor) => serializer.collect_str(cursor),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Where a page of the alert list ends: the list is ordered newest first by
+/// `(first_seen_at, id)`. Written as `<unix-ms>.<id>`, opaque to clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub first_seen_at_ms: i64,
+    pub id: AlertId,
+}
+
+impl fmt::Display for AlertCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.first_seen_at_ms, self.id)
+    }
+}
+
+impl FromStr for AlertCursor {
+    type Err = InvalidCursor;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidCursor(s.to_owned());
+        let (ms, id) = s.split_once('.').ok_or_else(invalid)?;
+        Ok(Self {
+            first_seen_at_ms: ms.parse().map_err(|_| invalid())?,
+            id: id.parse().map_err(|_| invalid())?,
+        })
+    }
+}
+
+/// Which alerts to list. Empty filters match everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub status: Option<AlertStatus>,
+    pub severity: Option<Severity>,
+    pub service: Option<String>,
+    pub source: Option<SourceId>,
+    pub incident: Option<IncidentId>,
+    pub after: Option<AlertCursor>,
+    /// At most this many; see [`AlertFilter::MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl AlertFilter {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+
+    /// The page size actually used: the requested one within `1..=MAX_LIMIT`.
+    pub fn page_size(&self) -> u32 {
+        if self.limit == 0 {
+            Self::DEFAULT_LIMIT
+        } else {
+            self.limit.min(Self::MAX_LIMIT)
+        }
+    }
+}
+
+/// One page of alerts, newest first, and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertPage {
+    pub alerts: Vec<StoredAlert>,
+    #[serde(serialize_with = "serialize_alert_cursor")]
+    pub next: Option<AlertCursor>,
+}
+
+fn serialize_alert_cursor<S: serde::Serializer>(
+    cursor: &Option<AlertCursor>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     match cursor {

@@ -8,6 +8,7 @@ pub mod alert;
 pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod grouping;
 pub mod ids;
 pub mod incident;
 pub mod job;
@@ -17,4 +18,7 @@ pub mod secrets;
 pub mod source;
 
 pub use error::{SecretError, StoreError};
-pub use ids::{AlertId, DeliveryId, EventId, IncidentId, JobId, OrgId, SourceId, TokenId, UserId};
+pub use ids::{
+    AlertId, DeliveryId, EventId, GroupingRuleId, IncidentId, JobId, OrgId, SourceId, TokenId,
+    UserId,
+};

@@ -11,9 +11,11 @@ use time::OffsetDateTime;
 
 use crate::alert::Alert;
 use crate::error::StoreError;
-use crate::ids::{IncidentId, JobId, OrgId, SourceId, TokenId, UserId};
+use crate::grouping::{GroupingRule, NewGroupingRule};
+use crate::ids::{GroupingRuleId, IncidentId, JobId, OrgId, SourceId, TokenId, UserId};
 use crate::incident::{
-    Actor, Incident, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage,
+    Actor, AlertFilter, AlertPage, Incident, IncidentChange, IncidentDetail, IncidentEvent,
+    IncidentFilter, IncidentPage,
 };
 use crate::job::{Job, JobCounts, JobDepth, JobFilter, NewJob, RetryPolicy};
 use crate::model::{ApiToken, Email, Org, Role, Session, User, UserCredentials};
@@ -186,6 +188,38 @@ pub trait SignalStore: Send + Sync {
         text: &str,
         now: OffsetDateTime,
     ) -> Result<IncidentEvent, StoreError>;
+
+    /// The organisation's alerts, newest first (by when Aurora first saw them).
+    async fn list_alerts(&self, org: OrgId, filter: &AlertFilter) -> Result<AlertPage, StoreError>;
+
+    /// Merges incident `from` into `into`, in `actor`'s name: moves its alerts and timeline,
+    /// raises `into`'s severity to the higher of the two, and resolves `from` with `merged_into`
+    /// set; a `merged` timeline event on both. Returns (`from`, `into`) as they are now.
+    /// [`StoreError::NotFound`] when either is not the organisation's; [`StoreError::Conflict`]
+    /// when they are the same incident or either was already merged.
+    async fn merge_incidents(
+        &self,
+        org: OrgId,
+        from: IncidentId,
+        into: IncidentId,
+        actor: Actor,
+        now: OffsetDateTime,
+    ) -> Result<(Incident, Incident), StoreError>;
+
+    /// Adds a label-based grouping rule; [`StoreError::Conflict`] when the organisation already
+    /// has [`MAX_RULES_PER_ORG`](crate::grouping::MAX_RULES_PER_ORG) rules. Ingest evaluates
+    /// the rules, oldest first, after the same-fingerprint match and before the service and
+    /// environment rule.
+    async fn create_grouping_rule(
+        &self,
+        org: OrgId,
+        rule: &NewGroupingRule,
+        now: OffsetDateTime,
+    ) -> Result<GroupingRule, StoreError>;
+    /// The organisation's grouping rules, oldest first.
+    async fn list_grouping_rules(&self, org: OrgId) -> Result<Vec<GroupingRule>, StoreError>;
+    /// [`StoreError::NotFound`] when the rule is not the organisation's.
+    async fn delete_grouping_rule(&self, org: OrgId, id: GroupingRuleId) -> Result<(), StoreError>;
 }
 
 /// The durable job queue. Workers of any number of processes [`claim`](JobQueue::claim) due

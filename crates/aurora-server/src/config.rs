@@ -98,6 +98,18 @@ pub struct SignalsConfig {
     /// How long a source's previous secret keeps working after a rotation.
     #[serde(with = "humantime_serde")]
     pub rotation_grace: Duration,
+    /// Largest webhook delivery accepted, in bytes; larger ones get 413 and nothing is stored.
+    /// Webhooks have their own limit because one Alertmanager delivery may carry up to 10,000
+    /// alerts (about 6 MiB of compact JSON with typical labels, more with long annotations),
+    /// far above `server.max_body_bytes`. 32 MiB leaves room for that; the body is held in
+    /// memory while it is parsed, so this also bounds a delivery's memory.
+    pub max_delivery_bytes: usize,
+    /// Longest time a webhook delivery may take before it is answered with 503 and nothing is
+    /// stored (the transaction rolls back), e.g. `"2m"`. Webhooks have their own bound because
+    /// a delivery of 10,000 alerts is written in one transaction, which on PostgreSQL over a
+    /// network can take longer than `server.request_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub delivery_timeout: Duration,
 }
 
 impl Default for SignalsConfig {
@@ -107,6 +119,8 @@ impl Default for SignalsConfig {
             auto_resolve: true,
             idempotency_window: Duration::from_secs(10 * 60),
             rotation_grace: Duration::from_secs(24 * 3600),
+            max_delivery_bytes: 32 * 1024 * 1024,
+            delivery_timeout: Duration::from_secs(120),
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     retry_after_secs: Option<u64>,
+    /// A `WWW-Authenticate` challenge, for senders that send credentials only when asked.
+    challenge: Option<&'static str>,
 }
 
 impl ApiError {
@@ -23,7 +25,14 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_secs: None,
+            challenge: None,
         }
+    }
+
+    /// Adds a `WWW-Authenticate` header with `challenge` (e.g. `Basic realm="aurora"`).
+    pub fn with_challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = Some(challenge);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -175,6 +184,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response.extensions_mut().insert(self);
         response

@@ -11,9 +11,11 @@ pub mod error;
 mod extract;
 mod middleware;
 pub mod signals;
+pub mod sns;
 mod state;
 mod ui;
 
+pub use api::{ApiRoute, api_routes};
 pub use state::{AppState, BuildInfo, Config};
 
 use std::time::Duration;
@@ -31,7 +33,7 @@ pub fn router(state: AppState) -> Router {
     let config = &state.config().server;
     let cors = cors_layer(&config.cors_allowed_origins);
     Router::new()
-        .merge(api::routes())
+        .merge(api::routes(state.signals().max_delivery_bytes()))
         .merge(ui::routes())
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

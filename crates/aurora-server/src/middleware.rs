@@ -12,24 +12,48 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::ApiError;
+use crate::signals::WEBHOOK_PATH_PREFIX;
 use crate::state::AppState;
 use crate::ui;
 
 /// Refuses a declared body over the limit before reading it, and bounds the handling time.
 /// Bodies without a declared length are bounded by `DefaultBodyLimit` as they are read.
+/// Webhook deliveries have their own, larger limits ([`body_limit`], [`time_limit`]).
 pub async fn limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let config = &state.config().server;
+    let limit = body_limit(&state, req.uri());
+    let timeout = time_limit(&state, req.uri());
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > config.max_body_bytes as u64) {
-        return ApiError::payload_too_large(config.max_body_bytes).into_response();
+    if declared.is_some_and(|len| len > limit as u64) {
+        return ApiError::payload_too_large(limit).into_response();
     }
-    match tokio::time::timeout(config.request_timeout, next.run(req)).await {
+    match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::timeout().into_response(),
+    }
+}
+
+/// The body limit of a request: `signals.max_delivery_bytes` for webhook deliveries (one
+/// delivery may carry 10,000 alerts), `server.max_body_bytes` for everything else. The router
+/// gives the webhook route the same limit through its own `DefaultBodyLimit`.
+pub fn body_limit(state: &AppState, uri: &Uri) -> usize {
+    if uri.path().starts_with(WEBHOOK_PATH_PREFIX) {
+        state.signals().max_delivery_bytes()
+    } else {
+        state.config().server.max_body_bytes
+    }
+}
+
+/// The time limit of a request: `signals.delivery_timeout` for webhook deliveries (10,000
+/// alerts are written in one transaction), `server.request_timeout` for everything else.
+pub fn time_limit(state: &AppState, uri: &Uri) -> std::time::Duration {
+    if uri.path().starts_with(WEBHOOK_PATH_PREFIX) {
+        state.signals().delivery_timeout()
+    } else {
+        state.config().server.request_timeout
     }
 }
 

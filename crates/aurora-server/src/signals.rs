@@ -11,7 +11,14 @@
 //! | `opsgenie` | `Authorization: Bearer <secret>` (a custom header of the integration) |
 //! | `pagerduty` | `X-PagerDuty-Signature` (the secret is the subscription's signing secret) |
 //! | `generic` | `X-Aurora-Signature: sha256=<hex HMAC-SHA256 of the body>` |
-//! | `cloudwatch` | not yet: SNS signature checks need the certificate fetch (`not_implemented`) |
+//! | `cloudwatch` | basic auth with user [`BASIC_AUTH_USER`] and the secret, put in the SNS subscription URL (`https://aurora:<secret>@host/…`), then the SNS message signature ([`crate::sns`]) |
+//!
+//! SNS sends the credentials of the subscription URL only after a `401` that carries a
+//! `WWW-Authenticate` challenge, so a CloudWatch source answers missing or wrong credentials
+//! with one ([`SignalError::Challenge`]). The basic credentials come first so that a stranger
+//! cannot make Aurora fetch certificates; a verified `SubscriptionConfirmation` is confirmed by
+//! requesting its `SubscribeURL` and recorded as a delivery without alerts, as is an
+//! `UnsubscribeConfirmation` (ignored).
 
 use std::sync::Arc;
 
@@ -29,12 +36,14 @@ use aurora_core::source::{
     SourceOptions,
 };
 use aurora_core::{SecretError, StoreError};
+use aurora_signals::sns::SnsMessage;
 use aurora_signals::{AuthError, Delivery, ParseError, ParseOptions, auth};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::config::SignalsConfig;
+use crate::sns::{NoSnsFetcher, Sns, SnsError, SnsFetcher};
 
 /// The user name of basic authentication for the kinds that accept it.
 pub const BASIC_AUTH_USER: &str = "aurora";
@@ -50,13 +59,20 @@ pub enum SignalError {
     #[error("no alert source has this webhook URL: copy the URL shown when the source was created")]
     UnknownSource,
     #[error(
-        "{0} sources are not supported yet: SNS signature checks need the certificate fetch; use the generic kind meanwhile"
+        "{0} payloads cannot come from an event stream: SNS messages are verified over HTTPS; subscribe the source's webhook URL to the SNS topic"
     )]
     NotImplemented(SourceKind),
     #[error("send the delivery as JSON (`Content-Type: application/json`), not {0:?}")]
     UnsupportedMediaType(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// Missing or wrong basic credentials where the sender (SNS) needs a `WWW-Authenticate`
+    /// challenge before it sends them.
+    #[error("{0}: put `{BASIC_AUTH_USER}:<secret>@` in the subscription URL")]
+    Challenge(AuthError),
+    /// A peer Aurora depends on (Amazon SNS) could not be reached: worth a retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error(transparent)]
@@ -76,6 +92,7 @@ pub struct Signals {
     secrets: Arc<dyn SecretStore>,
     events: Arc<dyn EventBus>,
     config: SignalsConfig,
+    sns: Sns,
 }
 
 /// Most deliveries [`Signals::list_deliveries`] returns.
@@ -93,12 +110,30 @@ impl Signals {
             secrets,
             events,
             config,
+            sns: Sns::new(Arc::new(NoSnsFetcher)),
         }
+    }
+
+    /// Uses `fetcher` for the HTTPS requests to Amazon SNS (certificates, confirmations).
+    /// Without one, CloudWatch deliveries are answered `503`.
+    pub fn with_sns_fetcher(mut self, fetcher: Arc<dyn SnsFetcher>) -> Self {
+        self.sns = Sns::new(fetcher);
+        self
     }
 
     /// The organisation's live events (see [`DomainEvent`]).
     pub fn subscribe(&self, org: OrgId) -> Box<dyn EventSubscription> {
         self.events.subscribe(org)
+    }
+
+    /// Largest webhook delivery accepted, in bytes (`signals.max_delivery_bytes`).
+    pub fn max_delivery_bytes(&self) -> usize {
+        self.config.max_delivery_bytes
+    }
+
+    /// Longest time a webhook delivery may take (`signals.delivery_timeout`).
+    pub fn delivery_timeout(&self) -> std::time::Duration {
+        self.config.delivery_timeout
     }
 
     fn rules(&self) -> IngestRules {
@@ -117,9 +152,6 @@ impl Signals {
         name: &str,
         options: SourceOptions,
     ) -> Result<IssuedSecret, SignalError> {
-        if kind == SourceKind::Cloudwatch {
-            return Err(SignalError::NotImplemented(kind));
-        }
         let name = validate_name(name)?;
         validate_options(&options)?;
         let id = SourceId::new();
@@ -214,16 +246,41 @@ impl Signals {
             .find_source(id)
             .await?
             .ok_or(SignalError::UnknownSource)?;
-        if source.kind == SourceKind::Cloudwatch {
-            return Err(SignalError::NotImplemented(source.kind));
-        }
         let now = OffsetDateTime::now_utc();
         let secrets = self.valid_secrets(&source, now).await?;
+        if source.kind == SourceKind::Cloudwatch {
+            return self
+                .receive_sns(&source, headers, content_type, body, &secrets, now)
+                .await;
+        }
         authenticate(source.kind, headers, body, &secrets)?;
         if let Some(content_type) = content_type.filter(|ct| !is_json(ct)) {
             return Err(SignalError::UnsupportedMediaType(content_type.to_owned()));
         }
         self.parse_and_ingest(&source, source.kind, body, now).await
+    }
+
+    /// An SNS delivery: basic credentials, then the message signature, before anything is
+    /// stored. A body that is not an SNS message is refused without being recorded: until its
+    /// signature is checked, nothing says it came from SNS.
+    async fn receive_sns(
+        &self,
+        source: &AlertSource,
+        headers: &[(&str, &str)],
+        content_type: Option<&str>,
+        body: &[u8],
+        secrets: &[SecretString],
+        now: OffsetDateTime,
+    ) -> Result<IngestOutcome, SignalError> {
+        auth::verify_basic(headers, BASIC_AUTH_USER, secrets).map_err(SignalError::Challenge)?;
+        // SNS posts its JSON as `text/plain; charset=UTF-8`.
+        if let Some(content_type) = content_type.filter(|ct| !is_json(ct) && !is_text(ct)) {
+            return Err(SignalError::UnsupportedMediaType(content_type.to_owned()));
+        }
+        let message = SnsMessage::parse(body)?;
+        self.sns.verify(&message).await?;
+        self.parse_and_ingest(source, SourceKind::Cloudwatch, body, now)
+            .await
     }
 
     /// Parses and stores one message of an event stream (see `aurora::streams`), attributed to
@@ -294,9 +351,11 @@ impl Signals {
                 tracing::debug!(source = %source.id, %reason, "delivery carries no alert state");
                 Vec::new()
             }
-            // Only CloudWatch (SNS) deliveries carry a subscription handshake.
-            Ok(Delivery::SnsSubscriptionConfirmation(_)) => {
-                return Err(SignalError::NotImplemented(kind));
+            // Only CloudWatch (SNS) webhook deliveries carry a subscription handshake, and only
+            // once their signature is verified. Recorded as a delivery without alerts.
+            Ok(Delivery::SnsSubscriptionConfirmation(confirmation)) => {
+                self.sns.confirm(&confirmation).await?;
+                Vec::new()
             }
             Err(err) => {
                 self.record_rejected(source, &delivery, err.code()).await;
@@ -406,6 +465,29 @@ impl Signals {
         Ok(event)
     }
 
+    /// Merges incident `from` into `into` (see [`SignalStore::merge_incidents`]) and publishes
+    /// `incident_updated` for both.
+    ///
+    /// [`SignalStore::merge_incidents`]: aurora_core::ports::SignalStore::merge_incidents
+    pub async fn merge_incidents(
+        &self,
+        org: OrgId,
+        from: IncidentId,
+        into: IncidentId,
+        actor: Actor,
+    ) -> Result<(Incident, Incident), StoreError> {
+        let merged = self
+            .store
+            .merge_incidents(org, from, into, actor, OffsetDateTime::now_utc())
+            .await?;
+        for incident in [from, into] {
+            self.events
+                .publish(org, DomainEvent::IncidentUpdated { incident })
+                .await;
+        }
+        Ok(merged)
+    }
+
     /// The current secret and, during its grace period, the previous one.
     async fn valid_secrets(
         &self,
@@ -445,8 +527,8 @@ fn authenticate(
         SourceKind::Opsgenie => auth::verify_bearer(headers, secrets),
         SourceKind::Pagerduty => auth::verify_pagerduty(headers, body, secrets),
         SourceKind::Generic => auth::verify_hmac_sha256(headers, body, secrets),
-        // Refused before authentication; kept here so that the match stays exhaustive.
-        SourceKind::Cloudwatch => Err(AuthError::NoSecretConfigured),
+        // Handled by `Signals::receive_sns`; kept so that the match stays exhaustive.
+        SourceKind::Cloudwatch => auth::verify_basic(headers, BASIC_AUTH_USER, secrets),
     }
 }
 
@@ -459,6 +541,27 @@ fn is_json(content_type: &str) -> bool {
         .trim()
         .to_ascii_lowercase();
     essence == "application/json" || essence.ends_with("+json")
+}
+
+/// `text/plain`, with or without parameters (what SNS sends).
+fn is_text(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case("text/plain")
+}
+
+impl From<SnsError> for SignalError {
+    fn from(err: SnsError) -> Self {
+        match err {
+            SnsError::Auth(err) => SignalError::Auth(err),
+            unavailable @ SnsError::Unavailable(_) => {
+                SignalError::Unavailable(unavailable.to_string())
+            }
+        }
+    }
 }
 
 /// How a sender authenticates to a source of `kind`, for the person setting it up.
@@ -482,7 +585,9 @@ pub fn auth_instructions(kind: SourceKind) -> &'static str {
         SourceKind::Generic => {
             "sign each body: `X-Aurora-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with the secret>`"
         }
-        SourceKind::Cloudwatch => "not supported yet",
+        SourceKind::Cloudwatch => {
+            "subscribe the webhook URL with basic auth in it, `https://aurora:<secret>@<host>/api/v1/webhooks/<id>`, to the SNS topic (protocol HTTPS); Aurora verifies each message's SNS signature and confirms the subscription itself"
+        }
     }
 }
 

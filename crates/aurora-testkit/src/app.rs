@@ -10,6 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+use crate::sns::TestSnsFetcher;
+
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
@@ -21,6 +23,8 @@ pub struct TestApp {
     pub accounts: std::sync::Arc<Accounts>,
     pub store: std::sync::Arc<aurora_store::SqlStore>,
     pub settings: Settings,
+    /// Stands in for Amazon SNS: what Aurora fetched from it.
+    pub sns: std::sync::Arc<TestSnsFetcher>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<Result<(), String>>>,
     _data_dir: TempDir,
@@ -46,7 +50,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }
     configure(&mut settings);
 
-    let app = Application::build(settings.clone())
+    let sns = std::sync::Arc::new(TestSnsFetcher::default());
+    let app = Application::build_with(settings.clone(), sns.clone())
         .await
         .expect("build application");
     let addr = app.local_addr();
@@ -67,6 +72,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         accounts,
         store,
         settings,
+        sns,
         stop: Some(stop),
         server: Some(server),
         _data_dir: data_dir,

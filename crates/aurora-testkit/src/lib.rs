@@ -1,6 +1,7 @@
 //! Test support: [`spawn_app`] starts a real Aurora on a free port with a database of its own;
 //! [`Browser`] drives Debian's headless Chromium through chromedriver; [`peers`] starts
-//! Prometheus, Alertmanager, node_exporter and NATS.
+//! Prometheus, Alertmanager, node_exporter and NATS; [`sns::TestSnsFetcher`] stands in for Amazon
+//! SNS.
 //!
 //! Tests that need a real peer find it through an environment variable and say so when it is
 //! missing: `AURORA_TEST_DATABASE_URL` (PostgreSQL), `AURORA_CHROMEDRIVER` and
@@ -10,6 +11,7 @@
 mod app;
 mod browser;
 pub mod peers;
+pub mod sns;
 
 pub use app::{
     ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, client, hidden_field, spawn_app, spawn_app_with,

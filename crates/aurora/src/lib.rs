@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod settings;
+pub mod sns;
 pub mod startup;
 pub mod streams;
 pub mod telemetry;

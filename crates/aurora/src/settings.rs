@@ -142,6 +142,13 @@ impl Settings {
         if self.auth.session_ttl.as_secs() < 60 {
             problems.push("auth.session_ttl: must be at least one minute, e.g. \"12h\"".to_owned());
         }
+        if self.signals.max_delivery_bytes == 0 {
+            problems.push("signals.max_delivery_bytes: must be at least 1".to_owned());
+        }
+        if self.signals.delivery_timeout.is_zero() {
+            problems
+                .push("signals.delivery_timeout: must be longer than zero, e.g. \"2m\"".to_owned());
+        }
         if self.signals.idempotency_window.is_zero() {
             problems.push(
                 "signals.idempotency_window: must be longer than zero, e.g. \"10m\"".to_owned(),

@@ -14,11 +14,13 @@ use aurora_core::secrets::SecretStore;
 use aurora_server::AppState;
 use aurora_server::accounts::Accounts;
 use aurora_server::signals::Signals;
+use aurora_server::sns::SnsFetcher;
 use aurora_store::{InProcessEventBus, LocalSecretStore, SECRET_KEY_ENV, SqlStore};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
 use crate::settings::Settings;
+use crate::sns::HttpSnsFetcher;
 use crate::telemetry::metrics_handle;
 use crate::worker::Worker;
 
@@ -42,6 +44,12 @@ pub struct Services {
 impl Services {
     /// Opens the data directory, the database (applying migrations) and the secret store.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        Self::open_with(settings, Arc::new(HttpSnsFetcher::new()?)).await
+    }
+
+    /// [`Services::open`] with the given client for Amazon SNS (tests pass one that needs no
+    /// network).
+    pub async fn open_with(settings: &Settings, sns: Arc<dyn SnsFetcher>) -> anyhow::Result<Self> {
         prepare_data_dir(&settings.data_dir)?;
         let store = SqlStore::connect(&settings.database_url(), &settings.database).await?;
         store.migrate().await?;
@@ -53,12 +61,15 @@ impl Services {
             settings.auth.token_cache_ttl,
         ));
         let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::default());
-        let signals = Arc::new(Signals::new(
-            store.clone() as Arc<dyn Store>,
-            secrets.clone(),
-            events.clone(),
-            settings.signals.clone(),
-        ));
+        let signals = Arc::new(
+            Signals::new(
+                store.clone() as Arc<dyn Store>,
+                secrets.clone(),
+                events.clone(),
+                settings.signals.clone(),
+            )
+            .with_sns_fetcher(sns),
+        );
         Ok(Self {
             store,
             secrets,
@@ -111,8 +122,13 @@ pub struct Application {
 impl Application {
     /// Opens everything and binds `server.listen` (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Arc::new(HttpSnsFetcher::new()?)).await
+    }
+
+    /// [`Application::build`] with the given client for Amazon SNS.
+    pub async fn build_with(settings: Settings, sns: Arc<dyn SnsFetcher>) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let services = Services::open(&settings).await?;
+        let services = Services::open_with(&settings, sns).await?;
         let state = AppState::new(
             services.store.clone(),
             services.secrets.clone(),

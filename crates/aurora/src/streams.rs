@@ -139,12 +139,15 @@ impl Disposition {
                 | SignalError::Invalid(_)
                 | SignalError::NotImplemented(_)
                 | SignalError::UnsupportedMediaType(_)
-                | SignalError::Auth(_),
+                | SignalError::Auth(_)
+                | SignalError::Challenge(_),
             ) => Disposition::Terminate,
             Err(SignalError::UnknownSource | SignalError::Store(StoreError::NotFound(_))) => {
                 Disposition::Retry(MISCONFIGURED_DELAY)
             }
-            Err(SignalError::Store(_) | SignalError::Secret(_)) => Disposition::Retry(RETRY_DELAY),
+            Err(SignalError::Store(_) | SignalError::Secret(_) | SignalError::Unavailable(_)) => {
+                Disposition::Retry(RETRY_DELAY)
+            }
         }
     }
 }

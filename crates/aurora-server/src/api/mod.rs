@@ -1,7 +1,10 @@
 //! The REST API (`/api/v1`) and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
 
 mod accounts;
+mod alerts;
+mod grouping;
 mod jobs;
+mod openapi;
 mod ops;
 mod signals;
 
@@ -9,44 +12,115 @@ pub(crate) use accounts::token_lifetime;
 pub(crate) use signals::incident_filter;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, get};
 
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
+/// `max_delivery_bytes` is the body limit of webhook deliveries (`signals.max_delivery_bytes`);
+/// every other route keeps the router's `server.max_body_bytes`.
+pub fn routes(max_delivery_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/api/v1/me", get(accounts::me))
-        .route(
-            "/api/v1/tokens",
-            get(accounts::list_tokens).post(accounts::create_token),
+        .merge(api_v1(max_delivery_bytes).router)
+}
+
+/// Every `/api/v1` route, `{param}` segments as in the router: what the OpenAPI document
+/// (`openapi.json`) must describe. Read from the same registrations that build the router, so it
+/// cannot miss one.
+pub fn api_routes() -> Vec<ApiRoute> {
+    api_v1(0).table
+}
+
+/// The `/api/v1` routes. Register them here, through [`ApiRoutes`], and describe them in
+/// `openapi.json`: the integration tests fail otherwise.
+fn api_v1(max_delivery_bytes: usize) -> ApiRoutes {
+    ApiRoutes::default()
+        .get("/api/v1/openapi.json", openapi::document)
+        .get("/api/v1/me", accounts::me)
+        .get("/api/v1/tokens", accounts::list_tokens)
+        .post("/api/v1/tokens", accounts::create_token)
+        .delete("/api/v1/tokens/{id}", accounts::revoke_token)
+        .get("/api/v1/users", accounts::list_users)
+        .post("/api/v1/users", accounts::create_user)
+        .get("/api/v1/sources", signals::list_sources)
+        .post("/api/v1/sources", signals::create_source)
+        .post("/api/v1/sources/{id}/rotate", signals::rotate_secret)
+        .get("/api/v1/sources/{id}/deliveries", signals::list_deliveries)
+        .on(
+            Method::POST,
+            "/api/v1/webhooks/{source_id}",
+            signals::webhook,
+            |route| route.layer(DefaultBodyLimit::max(max_delivery_bytes)),
         )
-        .route("/api/v1/tokens/{id}", delete(accounts::revoke_token))
-        .route(
-            "/api/v1/users",
-            get(accounts::list_users).post(accounts::create_user),
-        )
-        .route(
-            "/api/v1/sources",
-            get(signals::list_sources).post(signals::create_source),
-        )
-        .route("/api/v1/sources/{id}/rotate", post(signals::rotate_secret))
-        .route(
-            "/api/v1/sources/{id}/deliveries",
-            get(signals::list_deliveries),
-        )
-        .route("/api/v1/webhooks/{source_id}", post(signals::webhook))
-        .route("/api/v1/incidents", get(signals::list_incidents))
-        .route(
-            "/api/v1/incidents/{id}",
-            get(signals::get_incident).patch(signals::update_incident),
-        )
-        .route(
-            "/api/v1/incidents/{id}/comments",
-            post(signals::add_comment),
-        )
-        .route("/api/v1/jobs", get(jobs::list_jobs))
-        .route("/api/v1/jobs/{id}/retry", post(jobs::retry_job))
+        .get("/api/v1/incidents", signals::list_incidents)
+        .get("/api/v1/incidents/{id}", signals::get_incident)
+        .patch("/api/v1/incidents/{id}", signals::update_incident)
+        .post("/api/v1/incidents/{id}/comments", signals::add_comment)
+        .post("/api/v1/incidents/{id}/merge", signals::merge_incident)
+        .get("/api/v1/alerts", alerts::list_alerts)
+        .get("/api/v1/grouping-rules", grouping::list_rules)
+        .post("/api/v1/grouping-rules", grouping::create_rule)
+        .delete("/api/v1/grouping-rules/{id}", grouping::delete_rule)
+        .get("/api/v1/jobs", jobs::list_jobs)
+        .post("/api/v1/jobs/{id}/retry", jobs::retry_job)
+}
+
+/// One method on one path of the REST API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+}
+
+/// A router that records what it registers, so that [`api_routes`] lists exactly what is served.
+#[derive(Default)]
+struct ApiRoutes {
+    router: Router<AppState>,
+    table: Vec<ApiRoute>,
+}
+
+impl ApiRoutes {
+    /// `wrap` adds layers to the route, e.g. its own body limit.
+    fn on<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        handler: H,
+        wrap: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let Ok(filter) = MethodFilter::try_from(method.clone()) else {
+            panic!("{method} {path}: axum cannot route this method");
+        };
+        // A second method on a path merges with the first (axum panics on the same one twice).
+        self.router = self
+            .router
+            .route(path, wrap(axum::routing::on(filter, handler)));
+        self.table.push(ApiRoute { method, path });
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::GET, path, handler, |route| route)
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::POST, path, handler, |route| route)
+    }
+
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::PATCH, path, handler, |route| route)
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::DELETE, path, handler, |route| route)
+    }
 }

@@ -42,6 +42,18 @@ impl From<SignalError> for ApiError {
                 message,
             ),
             SignalError::Auth(err) => ApiError::new(StatusCode::UNAUTHORIZED, err.code(), message),
+            SignalError::Challenge(err) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, err.code(), message)
+                    .with_challenge("Basic realm=\"aurora\"")
+            }
+            SignalError::Unavailable(_) => {
+                tracing::warn!(error = %message, "delivery refused: a peer could not be reached");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "sns_unavailable",
+                    format!("{message}; the delivery was not stored, send it again"),
+                )
+            }
             SignalError::Parse(err @ ParseError::MalformedJson { .. }) => {
                 ApiError::bad_request(err.code(), message)
             }
@@ -198,7 +210,7 @@ pub async fn webhook(
 ) -> Result<Json<IngestOutcome>, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::payload_too_large(state.config().server.max_body_bytes)
+            ApiError::payload_too_large(state.signals().max_delivery_bytes())
         } else {
             ApiError::bad_request("invalid_body", rejection.body_text())
         }
@@ -342,6 +354,53 @@ pub async fn update_incident(
         .await
         .map(Json)
         .map_err(|err| incident_error(err, &id))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeIncident {
+    /// The incident that receives the alerts and timeline.
+    into: String,
+}
+
+/// Both incidents after a merge.
+#[derive(Serialize)]
+pub struct Merged {
+    /// The incident merged away: resolved, with `merged_into` set.
+    merged: aurora_core::incident::Incident,
+    /// The incident that now holds the alerts and timeline.
+    into: aurora_core::incident::Incident,
+}
+
+/// Merges the incident into another of the organisation's (editors).
+pub async fn merge_incident(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MergeIncident>,
+) -> Result<Json<Merged>, ApiError> {
+    user.require(Role::Editor)?;
+    let from = incident_id(&id)?;
+    let into = incident_id(&body.into)?;
+    if from == into {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "an incident cannot be merged into itself: name another incident in `into`",
+        ));
+    }
+    let (merged, into) = state
+        .signals()
+        .merge_incidents(user.0.org_id(), from, into, Actor::User(user.0.user.id))
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict(message) => ApiError::conflict("incident_merged", message),
+            StoreError::NotFound(_) => ApiError::not_found(
+                "incident_not_found",
+                "your organisation has no such incident: check both ids",
+            ),
+            other => other.into(),
+        })?;
+    Ok(Json(Merged { merged, into }))
 }
 
 #[derive(Deserialize)]

@@ -269,6 +269,8 @@ struct IncidentView {
     opened: String,
     updated: String,
     resolved: Option<String>,
+    /// The incident this one was merged into.
+    merged_into: Option<String>,
     alerts: Vec<AlertRow>,
     timeline: Vec<TimelineRow>,
     can_edit: bool,
@@ -428,6 +430,10 @@ fn timeline_row(
             ("Assignee", format!("{} → {}", person("from"), person("to")))
         }
         EventKind::Comment => ("Comment", text_of(d, "text")),
+        EventKind::Merged => (
+            "Merged",
+            format!("{} → {}", text_of(d, "from"), text_of(d, "into")),
+        ),
     };
     TimelineRow {
         at: when(Some(event.at), ""),
@@ -498,6 +504,7 @@ async fn incident_view(
         opened: when(Some(incident.created_at), ""),
         updated: when(Some(incident.updated_at), ""),
         resolved: incident.resolved_at.map(|at| when(Some(at), "")),
+        merged_into: incident.merged_into.map(|id| id.to_string()),
         alerts: alerts.into_iter().map(|a| alert_row(a, &sources)).collect(),
         timeline: timeline
             .into_iter()
@@ -696,6 +703,56 @@ pub async fn update(
     }
     .await;
     after_change(&state, user, &headers, &id, outcome, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    /// The id of the incident that receives this one's alerts and timeline.
+    into: String,
+}
+
+/// `POST /incidents/{id}/merge`: merges this incident into another; on success the other one
+/// is shown.
+pub async fn merge(
+    State(state): State<AppState>,
+    user: UiUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiForm(form): ApiForm<MergeForm>,
+) -> Result<Response, UiError> {
+    require_editor(&user)?;
+    let from = parse_id(&id)?;
+    let invalid = |message: String| UiError(ApiError::bad_request("invalid_request", message));
+    let into_raw = form.into.trim().to_owned();
+    let outcome = match into_raw.parse::<IncidentId>() {
+        Err(_) => Err(invalid(format!(
+            "{into_raw:?} is not an incident id: copy it from the other incident's address"
+        ))),
+        Ok(into) if into == from => Err(invalid(
+            "an incident cannot be merged into itself: give another incident's id".to_owned(),
+        )),
+        Ok(into) => state
+            .signals()
+            .merge_incidents(user.0.org_id(), from, into, Actor::User(user.0.user.id))
+            .await
+            .map(|_| into)
+            .map_err(|err| match err {
+                StoreError::NotFound(_) => invalid(format!(
+                    "your organisation has no incident {into_raw} (or this one is gone)"
+                )),
+                StoreError::Conflict(message) => {
+                    UiError(ApiError::conflict("incident_merged", message))
+                }
+                other => other.into(),
+            }),
+    };
+    match outcome {
+        Ok(into) => {
+            let into = into.to_string();
+            after_change(&state, user, &headers, &into, Ok(()), String::new()).await
+        }
+        Err(err) => after_change(&state, user, &headers, &id, Err(err), String::new()).await,
+    }
 }
 
 #[derive(Deserialize)]

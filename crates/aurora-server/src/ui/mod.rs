@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
             get(incidents::show).post(incidents::update),
         )
         .route("/incidents/{id}/comments", post(incidents::comment))
+        .route("/incidents/{id}/merge", post(incidents::merge))
         .route("/settings", get(sources::settings))
         .route("/settings/sources", post(sources::create))
         .route("/settings/sources/{id}/rotate", post(sources::rotate))

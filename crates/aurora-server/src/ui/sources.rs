@@ -24,13 +24,14 @@ use crate::state::AppState;
 /// Recent deliveries shown per source.
 const SHOWN_DELIVERIES: u32 = 5;
 
-/// The kinds a source can be created with here (CloudWatch is not supported yet).
-const KINDS: [(SourceKind, &str); 6] = [
+/// The kinds a source can be created with here.
+const KINDS: [(SourceKind, &str); 7] = [
     (SourceKind::Alertmanager, "Prometheus Alertmanager"),
     (SourceKind::Grafana, "Grafana alerting"),
     (SourceKind::Datadog, "Datadog"),
     (SourceKind::Pagerduty, "PagerDuty"),
     (SourceKind::Opsgenie, "Opsgenie"),
+    (SourceKind::Cloudwatch, "AWS CloudWatch alarms (SNS)"),
     (SourceKind::Generic, "Generic JSON (HMAC-signed)"),
 ];
 
@@ -137,7 +138,16 @@ fn snippet(kind: SourceKind, url: &str, secret: &str) -> String {
         SourceKind::Generic => format!(
             "body='{{\"title\": \"Checkout error rate above 5%\", \"severity\": \"high\", \"labels\": {{\"service\": \"checkout\", \"env\": \"prod\"}}}}'\nsig=$(printf '%s' \"$body\" | openssl dgst -sha256 -hmac '{secret}' | sed 's/^.* //')\ncurl -X POST '{url}' \\\n  -H 'Content-Type: application/json' \\\n  -H \"X-Aurora-Signature: sha256=$sig\" \\\n  --data \"$body\"\n"
         ),
-        SourceKind::Cloudwatch => String::new(),
+        SourceKind::Cloudwatch => {
+            // SNS takes the basic credentials from the URL and delivers only over HTTPS.
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .unwrap_or(url);
+            format!(
+                "aws sns subscribe --topic-arn <your alarms' topic ARN> --protocol https \\\n  --notification-endpoint 'https://{BASIC_AUTH_USER}:{secret}@{rest}'\nAurora confirms the subscription itself and verifies each message's SNS signature.\n"
+            )
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! PostgreSQL, with one migration set per backend.
 
 mod accounts;
+mod grouping;
 mod jobs;
 mod signals;
 #[cfg(test)]

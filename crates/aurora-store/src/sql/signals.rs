@@ -13,10 +13,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use aurora_core::StoreError;
 use aurora_core::alert::{Alert, AlertStatus, Fingerprint, Severity};
-use aurora_core::ids::{AlertId, DeliveryId, EventId, IncidentId, JobId, OrgId, SourceId};
+use aurora_core::grouping::{GroupingRule, NewGroupingRule};
+use aurora_core::ids::{
+    AlertId, DeliveryId, EventId, GroupingRuleId, IncidentId, JobId, OrgId, SourceId,
+};
 use aurora_core::incident::{
-    Actor, EventKind, Incident, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter,
-    IncidentPage, IncidentStatus, StoredAlert,
+    Actor, AlertCursor, AlertFilter, AlertPage, EventKind, Incident, IncidentChange,
+    IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage, IncidentStatus, StoredAlert,
 };
 use aurora_core::job;
 use aurora_core::ports::SignalStore;
@@ -42,7 +45,7 @@ macro_rules! source_columns {
 macro_rules! incident_columns {
     () => {
         "id, org_id, title, status, severity, service, environment, assignee, created_at, \
-         updated_at, resolved_at"
+         updated_at, resolved_at, merged_into"
     };
 }
 
@@ -122,6 +125,9 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
         created_at: time_at(row, "created_at")?,
         updated_at: time_at(row, "updated_at")?,
         resolved_at: opt_time(row, "resolved_at")?,
+        merged_into: opt_text(row, "merged_into")?
+            .map(|id| parse_column(&id, "incident id"))
+            .transpose()?,
     })
 }
 
@@ -374,11 +380,13 @@ impl SignalStore for SqlStore {
         }
 
         let delivery_id = DeliveryId::new();
+        let grouping_rules = super::grouping::list(&mut tx, org).await?;
         let mut run = Ingest {
             org,
             source,
             now,
             rules,
+            grouping_rules,
             outcome: IngestOutcome {
                 delivery_id: Some(delivery_id),
                 alerts: alerts.len() as u64,
@@ -696,6 +704,216 @@ impl SignalStore for SqlStore {
         tx.commit().await.map_err(db_error)?;
         Ok(event)
     }
+
+    async fn list_alerts(&self, org: OrgId, filter: &AlertFilter) -> Result<AlertPage, StoreError> {
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
+             WHERE a.org_id = $1"
+        ));
+        let mut binds: Vec<Bind> = vec![Bind::Text(org.to_string())];
+        let mut next = |sql: &mut String, clause: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
+        };
+        if let Some(status) = filter.status {
+            next(
+                &mut sql,
+                " AND a.status = $?",
+                Bind::Text(status.as_str().into()),
+            );
+        }
+        if let Some(severity) = filter.severity {
+            next(
+                &mut sql,
+                " AND a.severity = $?",
+                Bind::Text(severity.as_str().into()),
+            );
+        }
+        if let Some(service) = filter.service.as_deref().filter(|s| !s.is_empty()) {
+            next(&mut sql, " AND a.service = $?", Bind::Text(service.into()));
+        }
+        if let Some(source) = filter.source {
+            next(
+                &mut sql,
+                " AND a.source_id = $?",
+                Bind::Text(source.to_string()),
+            );
+        }
+        if let Some(incident) = filter.incident {
+            next(
+                &mut sql,
+                " AND a.incident_id = $?",
+                Bind::Text(incident.to_string()),
+            );
+        }
+        if let Some(after) = filter.after {
+            next(
+                &mut sql,
+                " AND (a.first_seen_at < $?",
+                Bind::Int(after.first_seen_at_ms),
+            );
+            next(
+                &mut sql,
+                " OR (a.first_seen_at = $?",
+                Bind::Int(after.first_seen_at_ms),
+            );
+            next(
+                &mut sql,
+                " AND a.id < $?))",
+                Bind::Text(after.id.to_string()),
+            );
+        }
+        let size = filter.page_size();
+        next(
+            &mut sql,
+            " ORDER BY a.first_seen_at DESC, a.id DESC LIMIT $?",
+            Bind::Int(i64::from(size) + 1),
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(value) => query.bind(value),
+                Bind::Int(value) => query.bind(value),
+            };
+        }
+        let mut alerts = query
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(alert_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if alerts.len() > size as usize {
+            alerts.truncate(size as usize);
+            alerts.last().map(|last| AlertCursor {
+                first_seen_at_ms: to_millis(last.first_seen_at),
+                id: last.id,
+            })
+        } else {
+            None
+        };
+        Ok(AlertPage { alerts, next })
+    }
+
+    async fn merge_incidents(
+        &self,
+        org: OrgId,
+        from: IncidentId,
+        into: IncidentId,
+        actor: Actor,
+        now: OffsetDateTime,
+    ) -> Result<(Incident, Incident), StoreError> {
+        if from == into {
+            return Err(StoreError::Conflict(
+                "an incident cannot be merged into itself: choose another one".to_owned(),
+            ));
+        }
+        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        // Both rows are written first: locked on PostgreSQL, the write lock on SQLite.
+        lock_incident(&mut tx, org, from, now).await?;
+        lock_incident(&mut tx, org, into, now).await?;
+        let source = load_incident(&mut tx, org, from).await?;
+        let target = load_incident(&mut tx, org, into).await?;
+        if let Some(other) = source.merged_into {
+            return Err(StoreError::Conflict(format!(
+                "incident {from} was already merged into {other}"
+            )));
+        }
+        if let Some(other) = target.merged_into {
+            return Err(StoreError::Conflict(format!(
+                "incident {into} was merged into {other}: merge into that one instead"
+            )));
+        }
+        let moved = sqlx::query(
+            "UPDATE alerts SET incident_id = $1 WHERE org_id = $2 AND incident_id = $3",
+        )
+        .bind(into.to_string())
+        .bind(org.to_string())
+        .bind(from.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE incident_events SET incident_id = $1 WHERE org_id = $2 AND incident_id = $3",
+        )
+        .bind(into.to_string())
+        .bind(org.to_string())
+        .bind(from.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // The target takes over the merged incident's label groups, so that later alerts of
+        // those groups join it.
+        sqlx::query(
+            "INSERT INTO incident_groups (org_id, rule_id, group_key, incident_id, \
+             incident_created_at) SELECT org_id, rule_id, group_key, $1, $2 FROM incident_groups \
+             WHERE org_id = $3 AND incident_id = $4 ON CONFLICT DO NOTHING",
+        )
+        .bind(into.to_string())
+        .bind(to_millis(target.created_at))
+        .bind(org.to_string())
+        .bind(from.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if source.severity > target.severity {
+            set_severity(&mut tx, org, into, source.severity).await?;
+            let detail = json!({
+                "from": target.severity,
+                "to": source.severity,
+                "reason": format!("merged incident {from}"),
+            });
+            add_event(
+                &mut tx,
+                org,
+                into,
+                now,
+                actor,
+                EventKind::SeverityChanged,
+                &detail,
+            )
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE incidents SET status = 'resolved', resolved_at = COALESCE(resolved_at, $1), \
+             merged_into = $2 WHERE org_id = $3 AND id = $4",
+        )
+        .bind(to_millis(now))
+        .bind(into.to_string())
+        .bind(org.to_string())
+        .bind(from.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let detail = json!({"from": from, "into": into, "alerts": moved});
+        add_event(&mut tx, org, from, now, actor, EventKind::Merged, &detail).await?;
+        add_event(&mut tx, org, into, now, actor, EventKind::Merged, &detail).await?;
+        let merged = load_incident(&mut tx, org, from).await?;
+        let target = load_incident(&mut tx, org, into).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok((merged, target))
+    }
+
+    async fn create_grouping_rule(
+        &self,
+        org: OrgId,
+        rule: &NewGroupingRule,
+        now: OffsetDateTime,
+    ) -> Result<GroupingRule, StoreError> {
+        super::grouping::create(self, org, rule, now).await
+    }
+
+    async fn list_grouping_rules(&self, org: OrgId) -> Result<Vec<GroupingRule>, StoreError> {
+        let mut conn = self.pool().acquire().await.map_err(db_error)?;
+        super::grouping::list(&mut conn, org).await
+    }
+
+    async fn delete_grouping_rule(&self, org: OrgId, id: GroupingRuleId) -> Result<(), StoreError> {
+        super::grouping::delete(self, org, id).await
+    }
 }
 
 enum Bind {
@@ -721,6 +939,8 @@ struct Ingest<'a> {
     source: SourceId,
     now: OffsetDateTime,
     rules: &'a IngestRules,
+    /// The organisation's label-based grouping rules, oldest first.
+    grouping_rules: Vec<GroupingRule>,
     outcome: IngestOutcome,
     /// Incidents one of whose alerts resolved in this delivery: candidates for auto-resolve.
     resolved_in: BTreeSet<IncidentId>,
@@ -919,8 +1139,10 @@ impl Ingest<'_> {
         Ok(())
     }
 
-    /// Puts a firing alert into an incident: an open one with the same fingerprint, else an
+    /// Puts a firing alert into an incident: an open one with the same fingerprint, else one
+    /// found by the organisation's label-based grouping rules (oldest rule first), else an
     /// open one of the same service and environment within the grouping window, else a new one.
+    /// The incident then holds the alert's groups under every rule that applies to it.
     async fn attach(
         &mut self,
         conn: &mut AnyConnection,
@@ -938,8 +1160,27 @@ impl Ingest<'_> {
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_error)?
-        .map(|row| (row, "same fingerprint"));
+        .map(|row| (row, "same fingerprint".to_owned()));
+        let groups: Vec<(usize, String)> = self
+            .grouping_rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, rule)| rule.group_key(&alert.labels).map(|key| (i, key)))
+            .collect();
+        let mut by_rule = None;
+        if found.is_none() {
+            for (i, key) in &groups {
+                let rule = &self.grouping_rules[*i];
+                if let Some(incident) =
+                    super::grouping::find_incident(conn, self.org, rule, key, self.now).await?
+                {
+                    by_rule = Some((incident, format!("grouping rule {:?}", rule.name)));
+                    break;
+                }
+            }
+        }
         if found.is_none()
+            && by_rule.is_none()
             && let Some(service) = alert.service.as_deref()
         {
             let since = to_millis(self.now).saturating_sub(millis_of(self.rules.grouping_window));
@@ -955,18 +1196,23 @@ impl Ingest<'_> {
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_error)?
-            .map(|row| (row, "same service and environment"));
+            .map(|row| (row, "same service and environment".to_owned()));
         }
-        let (incident, reason) = match found {
-            Some((row, reason)) => (
+        let (incident, reason) = match (found, by_rule) {
+            (Some((row, reason)), _) => (
                 parse_column::<IncidentId>(&text(&row, "id")?, "incident id")?,
                 reason,
             ),
-            None => (
+            (None, Some(found)) => found,
+            (None, None) => (
                 self.open_incident(conn, alert).await?,
-                "opened the incident",
+                "opened the incident".to_owned(),
             ),
         };
+        for (i, key) in &groups {
+            super::grouping::remember(conn, self.org, &self.grouping_rules[*i], key, incident)
+                .await?;
+        }
         sqlx::query("UPDATE alerts SET incident_id = $1 WHERE org_id = $2 AND id = $3")
             .bind(incident.to_string())
             .bind(self.org.to_string())

@@ -3,8 +3,11 @@ use std::time::Duration;
 
 use aurora_core::StoreError;
 use aurora_core::alert::{Alert, AlertStatus, Fingerprint, Severity, SourceKind};
+use aurora_core::grouping::{MAX_RULES_PER_ORG, NewGroupingRule};
 use aurora_core::ids::{IncidentId, OrgId, SourceId};
-use aurora_core::incident::{Actor, EventKind, IncidentChange, IncidentFilter, IncidentStatus};
+use aurora_core::incident::{
+    Actor, AlertFilter, EventKind, IncidentChange, IncidentFilter, IncidentStatus,
+};
 use aurora_core::job::{self, JobFilter, JobStatus};
 use aurora_core::model::{Email, Role};
 use aurora_core::ports::{AccountStore, JobQueue, NewUser, SignalStore};
@@ -747,6 +750,406 @@ async fn people_change_incidents_and_comment_in_their_own_org() {
                 .await,
             Err(StoreError::NotFound(_))
         ));
+    })
+    .await;
+}
+
+/// An alert of `service` with the labels `cluster` and `alertname` (when given).
+fn labelled(fingerprint: &str, service: &str, cluster: Option<&str>, name: &str) -> Alert {
+    let mut alert = alert(fingerprint, service, "prod", Severity::Warning);
+    alert.labels.insert("alertname".into(), name.into());
+    if let Some(cluster) = cluster {
+        alert.labels.insert("cluster".into(), cluster.into());
+    }
+    alert
+}
+
+#[tokio::test]
+async fn label_rules_group_alerts_sharing_their_values_within_the_window() {
+    each_backend(|store: SqlStore| async move {
+        let org = store.create_org("A").await.unwrap();
+        let other = store.create_org("B").await.unwrap();
+        let source = new_source(&store, org.id, "am").await;
+        let now = OffsetDateTime::now_utc();
+        let rules = IngestRules::default();
+        let at = |body: &str, minutes: u64| delivery(body, now + Duration::from_secs(minutes * 60));
+        let rule = NewGroupingRule::parse(
+            "cluster alerts",
+            &["cluster".into(), "alertname".into()],
+            Duration::from_secs(10 * 60),
+        )
+        .unwrap();
+        let created = store
+            .create_grouping_rule(org.id, &rule, now)
+            .await
+            .unwrap();
+        assert_eq!(created.labels, ["alertname", "cluster"]);
+        assert_eq!(
+            store.list_grouping_rules(org.id).await.unwrap(),
+            vec![created.clone()]
+        );
+        assert!(
+            store
+                .list_grouping_rules(other.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Different services, same cluster and alertname: one incident, by the rule; another
+        // cluster, or no cluster label, is not grouped by it.
+        let first = store
+            .ingest(
+                org.id,
+                source,
+                &[
+                    labelled("a", "checkout", Some("eu-1"), "Down"),
+                    labelled("b", "payments", Some("eu-1"), "Down"),
+                    labelled("c", "search", Some("us-1"), "Down"),
+                    labelled("d", "cart", None, "Down"),
+                ],
+                &at("1", 0),
+                &rules,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.new_incidents.len(), 3, "{first:?}");
+        let eu = first.new_incidents[0];
+        let detail = store.get_incident(org.id, eu).await.unwrap();
+        assert_eq!(detail.alerts.len(), 2);
+        let reasons: Vec<&serde_json::Value> = detail
+            .timeline
+            .iter()
+            .filter(|e| e.kind == EventKind::AlertAttached)
+            .map(|e| &e.detail["reason"])
+            .collect();
+        assert_eq!(reasons[1], "grouping rule \"cluster alerts\"");
+
+        // The rule comes before the service and environment rule: a new alert of `search`
+        // (which has the us-1 incident) in eu-1 joins the eu-1 incident.
+        let later = store
+            .ingest(
+                org.id,
+                source,
+                &[labelled("e", "search", Some("eu-1"), "Down")],
+                &at("2", 5),
+                &rules,
+            )
+            .await
+            .unwrap();
+        assert!(later.new_incidents.is_empty());
+        assert_eq!(
+            store.get_incident(org.id, eu).await.unwrap().alerts.len(),
+            3
+        );
+
+        // After the window, the same group opens a new incident.
+        let late = store
+            .ingest(
+                org.id,
+                source,
+                &[labelled("f", "billing", Some("eu-1"), "Down")],
+                &at("3", 11),
+                &rules,
+            )
+            .await
+            .unwrap();
+        assert_eq!(late.new_incidents.len(), 1);
+
+        // Rules are the organisation's own: another org's delete fails, the owner's works, and
+        // then the rule no longer groups.
+        assert!(matches!(
+            store.delete_grouping_rule(other.id, created.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        store
+            .delete_grouping_rule(org.id, created.id)
+            .await
+            .unwrap();
+        assert!(store.list_grouping_rules(org.id).await.unwrap().is_empty());
+        let after = store
+            .ingest(
+                org.id,
+                source,
+                &[labelled("g", "auth", Some("eu-1"), "Down")],
+                &at("4", 12),
+                &rules,
+            )
+            .await
+            .unwrap();
+        assert_eq!(after.new_incidents.len(), 1);
+        assert!(matches!(
+            store.delete_grouping_rule(org.id, created.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_org_has_a_bounded_number_of_grouping_rules() {
+    each_backend(|store: SqlStore| async move {
+        let org = store.create_org("A").await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let rule =
+            NewGroupingRule::parse("r", &["cluster".into()], Duration::from_secs(60)).unwrap();
+        for _ in 0..MAX_RULES_PER_ORG {
+            store
+                .create_grouping_rule(org.id, &rule, now)
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            store.create_grouping_rule(org.id, &rule, now).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store.list_grouping_rules(org.id).await.unwrap().len(),
+            MAX_RULES_PER_ORG
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn merging_moves_alerts_and_timeline_and_resolves_the_merged_incident() {
+    each_backend(|store: SqlStore| async move {
+        let org = store.create_org("A").await.unwrap();
+        let other = store.create_org("B").await.unwrap();
+        let user = store
+            .create_user(
+                org.id,
+                NewUser {
+                    email: Email::parse("ed@example.com").unwrap(),
+                    name: "Ed".into(),
+                    role: Role::Editor,
+                    password_hash: "x".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let source = new_source(&store, org.id, "am").await;
+        let other_source = new_source(&store, other.id, "am").await;
+        let opened = ingest(
+            &store,
+            org.id,
+            source,
+            &[
+                alert("a", "checkout", "prod", Severity::Critical),
+                alert("b", "payments", "prod", Severity::Low),
+                alert("c", "search", "prod", Severity::Low),
+            ],
+            "1",
+        )
+        .await;
+        let [from, into, third] = opened.new_incidents[..] else {
+            panic!("{opened:?}")
+        };
+        let foreign = ingest(
+            &store,
+            other.id,
+            other_source,
+            &[alert("z", "checkout", "prod", Severity::Low)],
+            "2",
+        )
+        .await
+        .new_incidents[0];
+        let now = OffsetDateTime::now_utc();
+        let actor = Actor::User(user.id);
+
+        assert!(matches!(
+            store.merge_incidents(org.id, from, from, actor, now).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store
+                .merge_incidents(org.id, from, foreign, actor, now)
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store
+                .merge_incidents(other.id, foreign, from, actor, now)
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        let (merged, target) = store
+            .merge_incidents(org.id, from, into, actor, now)
+            .await
+            .unwrap();
+        assert_eq!(merged.status, IncidentStatus::Resolved);
+        assert_eq!(merged.merged_into, Some(into));
+        assert!(merged.resolved_at.is_some());
+        assert_eq!(target.merged_into, None);
+        assert_eq!(
+            target.severity,
+            Severity::Critical,
+            "raised to the merged one's"
+        );
+
+        let gone = store.get_incident(org.id, from).await.unwrap();
+        assert!(gone.alerts.is_empty());
+        assert_eq!(kinds(&gone), vec![EventKind::Merged]);
+        assert_eq!(gone.timeline[0].actor, actor);
+        let detail = store.get_incident(org.id, into).await.unwrap();
+        assert_eq!(detail.alerts.len(), 2);
+        assert!(detail.alerts.iter().all(|a| a.incident_id == Some(into)));
+        let kinds = kinds(&detail);
+        assert_eq!(kinds.iter().filter(|k| **k == EventKind::Opened).count(), 2);
+        assert!(kinds.contains(&EventKind::SeverityChanged));
+        let merge_event = detail
+            .timeline
+            .iter()
+            .find(|e| e.kind == EventKind::Merged)
+            .unwrap();
+        assert_eq!(merge_event.actor, actor);
+        assert_eq!(merge_event.detail["from"], from.to_string());
+        assert_eq!(merge_event.detail["into"], into.to_string());
+        assert_eq!(merge_event.detail["alerts"], 1);
+
+        // Merged once only, and not into a merged one.
+        assert!(matches!(
+            store.merge_incidents(org.id, from, third, actor, now).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.merge_incidents(org.id, third, from, actor, now).await,
+            Err(StoreError::Conflict(_))
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn alerts_are_filtered_and_paged_newest_first_within_their_org() {
+    each_backend(|store: SqlStore| async move {
+        let org = store.create_org("A").await.unwrap();
+        let other = store.create_org("B").await.unwrap();
+        let source = new_source(&store, org.id, "am").await;
+        let second = new_source(&store, org.id, "grafana").await;
+        let foreign = new_source(&store, other.id, "am").await;
+        let now = OffsetDateTime::now_utc();
+        let rules = IngestRules::default();
+        let at = |body: &str, minutes: u64| delivery(body, now + Duration::from_secs(minutes * 60));
+        let first = store
+            .ingest(
+                org.id,
+                source,
+                &[
+                    alert("a", "checkout", "prod", Severity::Critical),
+                    alert("b", "checkout", "prod", Severity::Low),
+                ],
+                &at("1", 0),
+                &rules,
+            )
+            .await
+            .unwrap();
+        store
+            .ingest(
+                org.id,
+                second,
+                &[alert("c", "search", "prod", Severity::Low)],
+                &at("2", 1),
+                &rules,
+            )
+            .await
+            .unwrap();
+        store
+            .ingest(
+                org.id,
+                source,
+                &[resolved(alert("d", "search", "prod", Severity::Low))],
+                &at("3", 2),
+                &rules,
+            )
+            .await
+            .unwrap();
+        store
+            .ingest(
+                other.id,
+                foreign,
+                &[alert("z", "checkout", "prod", Severity::Critical)],
+                &at("4", 3),
+                &rules,
+            )
+            .await
+            .unwrap();
+        let fingerprints = |page: &aurora_core::incident::AlertPage| -> Vec<String> {
+            page.alerts
+                .iter()
+                .map(|a| a.alert.fingerprint.as_str().to_owned())
+                .collect()
+        };
+        let list = |filter: AlertFilter| {
+            let store = &store;
+            async move { store.list_alerts(org.id, &filter).await.unwrap() }
+        };
+
+        let all = list(AlertFilter::default()).await;
+        assert_eq!(fingerprints(&all).len(), 4);
+        assert_eq!(fingerprints(&all)[0], "d", "newest first");
+        assert!(all.next.is_none());
+        let firing = list(AlertFilter {
+            status: Some(AlertStatus::Firing),
+            ..AlertFilter::default()
+        })
+        .await;
+        assert_eq!(fingerprints(&firing).len(), 3);
+        let critical = list(AlertFilter {
+            severity: Some(Severity::Critical),
+            ..AlertFilter::default()
+        })
+        .await;
+        assert_eq!(fingerprints(&critical), ["a"]);
+        let search = list(AlertFilter {
+            service: Some("search".into()),
+            ..AlertFilter::default()
+        })
+        .await;
+        assert_eq!(fingerprints(&search), ["d", "c"]);
+        let by_source = list(AlertFilter {
+            source: Some(second),
+            ..AlertFilter::default()
+        })
+        .await;
+        assert_eq!(fingerprints(&by_source), ["c"]);
+        let by_incident = list(AlertFilter {
+            incident: Some(first.new_incidents[0]),
+            ..AlertFilter::default()
+        })
+        .await;
+        let mut in_incident = fingerprints(&by_incident);
+        in_incident.sort();
+        assert_eq!(in_incident, ["a", "b"]);
+
+        // Pages of 3 then 1, nothing repeated or missed.
+        let page = list(AlertFilter {
+            limit: 3,
+            ..AlertFilter::default()
+        })
+        .await;
+        assert_eq!(page.alerts.len(), 3);
+        let cursor = page.next.unwrap();
+        let rest = list(AlertFilter {
+            limit: 3,
+            after: Some(cursor.to_string().parse().unwrap()),
+            ..AlertFilter::default()
+        })
+        .await;
+        assert_eq!(rest.alerts.len(), 1);
+        assert!(rest.next.is_none());
+        let mut seen = fingerprints(&page);
+        seen.extend(fingerprints(&rest));
+        seen.sort();
+        assert_eq!(seen, ["a", "b", "c", "d"]);
+
+        // The other organisation sees only its own.
+        let theirs = store
+            .list_alerts(other.id, &AlertFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(fingerprints(&theirs), ["z"]);
     })
     .await;
 }

@@ -6,8 +6,11 @@
 mod accounts;
 mod browser;
 mod cli;
+mod cloudwatch;
 mod http;
+mod incidents;
 mod jobs;
+mod openapi;
 mod peers;
 mod signals;
 mod ui;
