@@ -246,18 +246,23 @@ pub struct IncidentDetail {
     pub timeline: Vec<IncidentEvent>,
 }
 
-/// Where a page of the incident list ends: the list is ordered newest first by
-/// `(created_at, id)`, and the next page starts after this position. Written as
-/// `<unix-ms>.<id>`, opaque to clients.
+/// Where a page of a list ends. Lists are ordered newest first by `(time, id)` and the next page
+/// starts after this position. Written as `<unix-ms>.<id>`, opaque to clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IncidentCursor {
-    pub created_at_ms: i64,
-    pub id: IncidentId,
+pub struct Cursor<Id> {
+    /// The time the list is ordered by, in unix milliseconds.
+    pub at_ms: i64,
+    pub id: Id,
 }
 
-impl fmt::Display for IncidentCursor {
+/// Incidents are ordered by `created_at`.
+pub type IncidentCursor = Cursor<IncidentId>;
+/// Alerts are ordered by `first_seen_at`.
+pub type AlertCursor = Cursor<AlertId>;
+
+impl<Id: fmt::Display> fmt::Display for Cursor<Id> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.created_at_ms, self.id)
+        write!(f, "{}.{}", self.at_ms, self.id)
     }
 }
 
@@ -265,16 +270,35 @@ impl fmt::Display for IncidentCursor {
 #[error("invalid cursor {0:?}: pass the `next` value of the previous page unchanged")]
 pub struct InvalidCursor(pub String);
 
-impl FromStr for IncidentCursor {
+impl<Id: FromStr> FromStr for Cursor<Id> {
     type Err = InvalidCursor;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let invalid = || InvalidCursor(s.to_owned());
         let (ms, id) = s.split_once('.').ok_or_else(invalid)?;
         Ok(Self {
-            created_at_ms: ms.parse().map_err(|_| invalid())?,
+            at_ms: ms.parse().map_err(|_| invalid())?,
             id: id.parse().map_err(|_| invalid())?,
         })
+    }
+}
+
+fn serialize_cursor<S: serde::Serializer, Id: fmt::Display>(
+    cursor: &Option<Cursor<Id>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match cursor {
+        Some(cursor) => serializer.collect_str(cursor),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// The page size actually used: `requested` within `1..=max`, `default` when 0.
+fn page_size(requested: u32, default: u32, max: u32) -> u32 {
+    if requested == 0 {
+        default
+    } else {
+        requested.min(max)
     }
 }
 
@@ -297,11 +321,7 @@ impl IncidentFilter {
 
     /// The page size actually used: the requested one within `1..=MAX_LIMIT`.
     pub fn page_size(&self) -> u32 {
-        if self.limit == 0 {
-            Self::DEFAULT_LIMIT
-        } else {
-            self.limit.min(Self::MAX_LIMIT)
-        }
+        page_size(self.limit, Self::DEFAULT_LIMIT, Self::MAX_LIMIT)
     }
 }
 
@@ -311,43 +331,6 @@ pub struct IncidentPage {
     pub incidents: Vec<Incident>,
     #[serde(serialize_with = "serialize_cursor")]
     pub next: Option<IncidentCursor>,
-}
-
-fn serialize_cursor<S: serde::Serializer>(
-    cursor: &Option<IncidentCursor>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match cursor {
-        Some(cursor) => serializer.collect_str(cursor),
-        None => serializer.serialize_none(),
-    }
-}
-
-/// Where a page of the alert list ends: the list is ordered newest first by
-/// `(first_seen_at, id)`. Written as `<unix-ms>.<id>`, opaque to clients.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AlertCursor {
-    pub first_seen_at_ms: i64,
-    pub id: AlertId,
-}
-
-impl fmt::Display for AlertCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.first_seen_at_ms, self.id)
-    }
-}
-
-impl FromStr for AlertCursor {
-    type Err = InvalidCursor;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || InvalidCursor(s.to_owned());
-        let (ms, id) = s.split_once('.').ok_or_else(invalid)?;
-        Ok(Self {
-            first_seen_at_ms: ms.parse().map_err(|_| invalid())?,
-            id: id.parse().map_err(|_| invalid())?,
-        })
-    }
 }
 
 /// Which alerts to list. Empty filters match everything.
@@ -369,11 +352,7 @@ impl AlertFilter {
 
     /// The page size actually used: the requested one within `1..=MAX_LIMIT`.
     pub fn page_size(&self) -> u32 {
-        if self.limit == 0 {
-            Self::DEFAULT_LIMIT
-        } else {
-            self.limit.min(Self::MAX_LIMIT)
-        }
+        page_size(self.limit, Self::DEFAULT_LIMIT, Self::MAX_LIMIT)
     }
 }
 
@@ -381,18 +360,8 @@ impl AlertFilter {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlertPage {
     pub alerts: Vec<StoredAlert>,
-    #[serde(serialize_with = "serialize_alert_cursor")]
+    #[serde(serialize_with = "serialize_cursor")]
     pub next: Option<AlertCursor>,
-}
-
-fn serialize_alert_cursor<S: serde::Serializer>(
-    cursor: &Option<AlertCursor>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match cursor {
-        Some(cursor) => serializer.collect_str(cursor),
-        None => serializer.serialize_none(),
-    }
 }
 
 /// A change a person makes; absent fields stay as they are.

@@ -35,7 +35,7 @@ fn event_kinds_round_trip() {
 #[test]
 fn cursors_round_trip_and_reject_garbage() {
     let cursor = IncidentCursor {
-        created_at_ms: 1_777_000_000_123,
+        at_ms: 1_777_000_000_123,
         id: IncidentId::new(),
     };
     assert_eq!(

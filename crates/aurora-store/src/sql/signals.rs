@@ -513,16 +513,8 @@ impl SignalStore for SqlStore {
             );
         }
         if let Some(after) = filter.after {
-            next(
-                &mut sql,
-                " AND (created_at < $?",
-                Bind::Int(after.created_at_ms),
-            );
-            next(
-                &mut sql,
-                " OR (created_at = $?",
-                Bind::Int(after.created_at_ms),
-            );
+            next(&mut sql, " AND (created_at < $?", Bind::Int(after.at_ms));
+            next(&mut sql, " OR (created_at = $?", Bind::Int(after.at_ms));
             next(&mut sql, " AND id < $?))", Bind::Text(after.id.to_string()));
         }
         let size = filter.page_size();
@@ -550,7 +542,7 @@ impl SignalStore for SqlStore {
             incidents
                 .last()
                 .map(|last| aurora_core::incident::IncidentCursor {
-                    created_at_ms: to_millis(last.created_at),
+                    at_ms: to_millis(last.created_at),
                     id: last.id,
                 })
         } else {
@@ -752,12 +744,12 @@ impl SignalStore for SqlStore {
             next(
                 &mut sql,
                 " AND (a.first_seen_at < $?",
-                Bind::Int(after.first_seen_at_ms),
+                Bind::Int(after.at_ms),
             );
             next(
                 &mut sql,
                 " OR (a.first_seen_at = $?",
-                Bind::Int(after.first_seen_at_ms),
+                Bind::Int(after.at_ms),
             );
             next(
                 &mut sql,
@@ -788,7 +780,7 @@ impl SignalStore for SqlStore {
         let next = if alerts.len() > size as usize {
             alerts.truncate(size as usize);
             alerts.last().map(|last| AlertCursor {
-                first_seen_at_ms: to_millis(last.first_seen_at),
+                at_ms: to_millis(last.first_seen_at),
                 id: last.id,
             })
         } else {
