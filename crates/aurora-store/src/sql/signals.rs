@@ -18,8 +18,9 @@ use aurora_core::ids::{
     AlertId, DeliveryId, EventId, GroupingRuleId, IncidentId, JobId, OrgId, SourceId,
 };
 use aurora_core::incident::{
-    Actor, AlertCursor, AlertFilter, AlertPage, EventKind, Incident, IncidentChange,
-    IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage, IncidentStatus, StoredAlert,
+    Actor, AlertCursor, AlertFilter, AlertPage, Cursor, EventKind, Incident, IncidentChange,
+    IncidentCursor, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage, IncidentStatus,
+    StoredAlert,
 };
 use aurora_core::job;
 use aurora_core::ports::SignalStore;
@@ -472,32 +473,22 @@ impl SignalStore for SqlStore {
         org: OrgId,
         filter: &IncidentFilter,
     ) -> Result<IncidentPage, StoreError> {
-        let mut sql = String::from(concat!(
-            "SELECT ",
-            incident_columns!(),
-            " FROM incidents WHERE org_id = $1"
-        ));
-        let mut binds: Vec<Bind> = vec![Bind::Text(org.to_string())];
-        let mut next = |sql: &mut String, clause: &str, value: Bind| {
-            binds.push(value);
-            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
-        };
+        let mut query = Filtered::new(
+            concat!(
+                "SELECT ",
+                incident_columns!(),
+                " FROM incidents WHERE org_id = $1"
+            ),
+            org,
+        );
         if let Some(status) = filter.status {
-            next(
-                &mut sql,
-                " AND status = $?",
-                Bind::Text(status.as_str().into()),
-            );
+            query.and(" AND status = $?", Bind::Text(status.as_str().into()));
         }
         if let Some(severity) = filter.severity {
-            next(
-                &mut sql,
-                " AND severity = $?",
-                Bind::Text(severity.as_str().into()),
-            );
+            query.and(" AND severity = $?", Bind::Text(severity.as_str().into()));
         }
         if let Some(service) = filter.service.as_deref().filter(|s| !s.is_empty()) {
-            next(&mut sql, " AND service = $?", Bind::Text(service.into()));
+            query.and(" AND service = $?", Bind::Text(service.into()));
         }
         if let Some(text) = filter
             .text
@@ -506,48 +497,19 @@ impl SignalStore for SqlStore {
             .filter(|s| !s.is_empty())
         {
             let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-            next(
-                &mut sql,
-                " AND LOWER(title) LIKE $? ESCAPE '\\'",
-                Bind::Text(pattern),
-            );
-        }
-        if let Some(after) = filter.after {
-            next(&mut sql, " AND (created_at < $?", Bind::Int(after.at_ms));
-            next(&mut sql, " OR (created_at = $?", Bind::Int(after.at_ms));
-            next(&mut sql, " AND id < $?))", Bind::Text(after.id.to_string()));
+            query.and(" AND LOWER(title) LIKE $? ESCAPE '\\'", Bind::Text(pattern));
         }
         let size = filter.page_size();
-        next(
-            &mut sql,
-            " ORDER BY created_at DESC, id DESC LIMIT $?",
-            Bind::Int(i64::from(size) + 1),
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for bind in binds {
-            query = match bind {
-                Bind::Text(value) => query.bind(value),
-                Bind::Int(value) => query.bind(value),
-            };
-        }
-        let mut incidents = query
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_error)?
+        query.page("created_at", "id", filter.after.as_ref(), size);
+        let rows = query.fetch(self).await?;
+        let incidents = rows
             .iter()
             .map(incident_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if incidents.len() > size as usize {
-            incidents.truncate(size as usize);
-            incidents
-                .last()
-                .map(|last| aurora_core::incident::IncidentCursor {
-                    at_ms: to_millis(last.created_at),
-                    id: last.id,
-                })
-        } else {
-            None
-        };
+        let (incidents, next) = split_page(incidents, size, |last| IncidentCursor {
+            at_ms: to_millis(last.created_at),
+            id: last.id,
+        });
         Ok(IncidentPage { incidents, next })
     }
 
@@ -698,94 +660,41 @@ impl SignalStore for SqlStore {
     }
 
     async fn list_alerts(&self, org: OrgId, filter: &AlertFilter) -> Result<AlertPage, StoreError> {
-        let mut sql = String::from(concat!(
-            "SELECT ",
-            alert_columns!(),
-            " FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
+        let mut query = Filtered::new(
+            concat!(
+                "SELECT ",
+                alert_columns!(),
+                " FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
              WHERE a.org_id = $1"
-        ));
-        let mut binds: Vec<Bind> = vec![Bind::Text(org.to_string())];
-        let mut next = |sql: &mut String, clause: &str, value: Bind| {
-            binds.push(value);
-            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
-        };
+            ),
+            org,
+        );
         if let Some(status) = filter.status {
-            next(
-                &mut sql,
-                " AND a.status = $?",
-                Bind::Text(status.as_str().into()),
-            );
+            query.and(" AND a.status = $?", Bind::Text(status.as_str().into()));
         }
         if let Some(severity) = filter.severity {
-            next(
-                &mut sql,
-                " AND a.severity = $?",
-                Bind::Text(severity.as_str().into()),
-            );
+            query.and(" AND a.severity = $?", Bind::Text(severity.as_str().into()));
         }
         if let Some(service) = filter.service.as_deref().filter(|s| !s.is_empty()) {
-            next(&mut sql, " AND a.service = $?", Bind::Text(service.into()));
+            query.and(" AND a.service = $?", Bind::Text(service.into()));
         }
         if let Some(source) = filter.source {
-            next(
-                &mut sql,
-                " AND a.source_id = $?",
-                Bind::Text(source.to_string()),
-            );
+            query.and(" AND a.source_id = $?", Bind::Text(source.to_string()));
         }
         if let Some(incident) = filter.incident {
-            next(
-                &mut sql,
-                " AND a.incident_id = $?",
-                Bind::Text(incident.to_string()),
-            );
-        }
-        if let Some(after) = filter.after {
-            next(
-                &mut sql,
-                " AND (a.first_seen_at < $?",
-                Bind::Int(after.at_ms),
-            );
-            next(
-                &mut sql,
-                " OR (a.first_seen_at = $?",
-                Bind::Int(after.at_ms),
-            );
-            next(
-                &mut sql,
-                " AND a.id < $?))",
-                Bind::Text(after.id.to_string()),
-            );
+            query.and(" AND a.incident_id = $?", Bind::Text(incident.to_string()));
         }
         let size = filter.page_size();
-        next(
-            &mut sql,
-            " ORDER BY a.first_seen_at DESC, a.id DESC LIMIT $?",
-            Bind::Int(i64::from(size) + 1),
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for bind in binds {
-            query = match bind {
-                Bind::Text(value) => query.bind(value),
-                Bind::Int(value) => query.bind(value),
-            };
-        }
-        let mut alerts = query
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_error)?
+        query.page("a.first_seen_at", "a.id", filter.after.as_ref(), size);
+        let rows = query.fetch(self).await?;
+        let alerts = rows
             .iter()
             .map(alert_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if alerts.len() > size as usize {
-            alerts.truncate(size as usize);
-            alerts.last().map(|last| AlertCursor {
-                at_ms: to_millis(last.first_seen_at),
-                id: last.id,
-            })
-        } else {
-            None
-        };
+        let (alerts, next) = split_page(alerts, size, |last| AlertCursor {
+            at_ms: to_millis(last.first_seen_at),
+            id: last.id,
+        });
         Ok(AlertPage { alerts, next })
     }
 
@@ -911,6 +820,79 @@ impl SignalStore for SqlStore {
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+/// A query whose conditions depend on a filter, with numbered placeholders (`$n`) that both
+/// backends accept.
+struct Filtered {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+impl Filtered {
+    /// `base` selects the organisation's rows with `$1`.
+    fn new(base: &str, org: OrgId) -> Self {
+        Self {
+            sql: base.to_owned(),
+            binds: vec![Bind::Text(org.to_string())],
+        }
+    }
+
+    /// Appends `clause`, whose one `$?` stands for `value`.
+    fn and(&mut self, clause: &str, value: Bind) {
+        self.binds.push(value);
+        self.sql
+            .push_str(&clause.replace("$?", &format!("${}", self.binds.len())));
+    }
+
+    /// Rows after `after` in `(time, id)` order, newest first: one more than `size`, so that
+    /// [`split_page`] can tell whether another page follows.
+    fn page<Id: std::fmt::Display>(
+        &mut self,
+        time: &str,
+        id: &str,
+        after: Option<&Cursor<Id>>,
+        size: u32,
+    ) {
+        if let Some(after) = after {
+            self.and(&format!(" AND ({time} < $?"), Bind::Int(after.at_ms));
+            self.and(&format!(" OR ({time} = $?"), Bind::Int(after.at_ms));
+            self.and(
+                &format!(" AND {id} < $?))"),
+                Bind::Text(after.id.to_string()),
+            );
+        }
+        self.and(
+            &format!(" ORDER BY {time} DESC, {id} DESC LIMIT $?"),
+            Bind::Int(i64::from(size) + 1),
+        );
+    }
+
+    async fn fetch(self, store: &SqlStore) -> Result<Vec<AnyRow>, StoreError> {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(self.sql));
+        for bind in self.binds {
+            query = match bind {
+                Bind::Text(value) => query.bind(value),
+                Bind::Int(value) => query.bind(value),
+            };
+        }
+        query.fetch_all(store.pool()).await.map_err(db_error)
+    }
+}
+
+/// Keeps the first `size` items and, when there were more, the cursor after the last kept.
+fn split_page<T, Id>(
+    mut items: Vec<T>,
+    size: u32,
+    cursor: impl Fn(&T) -> Cursor<Id>,
+) -> (Vec<T>, Option<Cursor<Id>>) {
+    if items.len() > size as usize {
+        items.truncate(size as usize);
+        let next = items.last().map(cursor);
+        (items, next)
+    } else {
+        (items, None)
+    }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
