@@ -67,6 +67,20 @@ pub(super) fn opt_text(row: &AnyRow, col: &str) -> Result<Option<String>, StoreE
     row.try_get::<Option<String>, _>(col).map_err(db_error)
 }
 
+/// A nullable text column parsed into `T`; `what` names it in the error.
+pub(super) fn opt_parse<T: std::str::FromStr>(
+    row: &AnyRow,
+    col: &str,
+    what: &str,
+) -> Result<Option<T>, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    opt_text(row, col)?
+        .map(|value| parse_column(&value, what))
+        .transpose()
+}
+
 pub(super) fn time_at(row: &AnyRow, col: &str) -> Result<OffsetDateTime, StoreError> {
     from_millis(row.try_get(col).map_err(db_error)?)
 }
@@ -101,9 +115,7 @@ fn source_from_row(row: &AnyRow) -> Result<AlertSource, StoreError> {
         kind: parse_column(&text(row, "kind")?, "source kind")?,
         name: text(row, "name")?,
         secret: parse_column(&text(row, "secret_ref")?, "secret reference")?,
-        previous_secret: opt_text(row, "previous_secret_ref")?
-            .map(|r| parse_column(&r, "secret reference"))
-            .transpose()?,
+        previous_secret: opt_parse(row, "previous_secret_ref", "secret reference")?,
         previous_secret_expires_at: opt_time(row, "previous_secret_expires_at")?,
         options: json_column(row, "options")?,
         created_at: time_at(row, "created_at")?,
@@ -120,15 +132,11 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
         severity: parse_column(&text(row, "severity")?, "severity")?,
         service: opt_text(row, "service")?,
         environment: opt_text(row, "environment")?,
-        assignee: opt_text(row, "assignee")?
-            .map(|id| parse_column(&id, "user id"))
-            .transpose()?,
+        assignee: opt_parse(row, "assignee", "user id")?,
         created_at: time_at(row, "created_at")?,
         updated_at: time_at(row, "updated_at")?,
         resolved_at: opt_time(row, "resolved_at")?,
-        merged_into: opt_text(row, "merged_into")?
-            .map(|id| parse_column(&id, "incident id"))
-            .transpose()?,
+        merged_into: opt_parse(row, "merged_into", "incident id")?,
     })
 }
 
@@ -136,9 +144,7 @@ fn alert_from_row(row: &AnyRow) -> Result<StoredAlert, StoreError> {
     Ok(StoredAlert {
         id: parse_column(&text(row, "id")?, "alert id")?,
         source_id: parse_column(&text(row, "source_id")?, "source id")?,
-        incident_id: opt_text(row, "incident_id")?
-            .map(|id| parse_column(&id, "incident id"))
-            .transpose()?,
+        incident_id: opt_parse(row, "incident_id", "incident id")?,
         alert: Alert {
             source_kind: parse_column(&text(row, "kind")?, "source kind")?,
             fingerprint: Fingerprint::parse(&text(row, "fingerprint")?)
