@@ -29,7 +29,12 @@ impl Drop for DataDir {
     }
 }
 
+/// The release binary to measure: `AURORA_BENCH_BINARY` when set (a build kept aside), else a
+/// fresh `cargo build --release -p aurora`.
 pub fn build_release() -> Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("AURORA_BENCH_BINARY") {
+        return Ok(PathBuf::from(binary));
+    }
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "-p", "aurora"])
         .status()

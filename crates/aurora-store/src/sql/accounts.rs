@@ -82,7 +82,7 @@ impl AccountStore for SqlStore {
         user: NewUser,
     ) -> Result<(Org, User), StoreError> {
         let now = OffsetDateTime::now_utc();
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
         sqlx::query("INSERT INTO installation (id, created_at) VALUES (1, $1)")
             .bind(to_millis(now))
             .execute(&mut *tx)
@@ -125,7 +125,7 @@ impl AccountStore for SqlStore {
             .bind(org.id.to_string())
             .bind(&org.name)
             .bind(to_millis(org.created_at))
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         Ok(from_stored_org(org))
@@ -152,7 +152,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn create_user(&self, org: OrgId, user: NewUser) -> Result<User, StoreError> {
-        let mut conn = self.pool().acquire().await.map_err(db_error)?;
+        let mut conn = self.writer().acquire().await.map_err(db_error)?;
         insert_user(&mut conn, org, user, OffsetDateTime::now_utc()).await
     }
 
@@ -216,7 +216,7 @@ impl AccountStore for SqlStore {
         .bind(&session.csrf_token)
         .bind(to_millis(session.created_at))
         .bind(to_millis(session.expires_at))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(db_error)?;
         Ok(())
@@ -255,7 +255,7 @@ impl AccountStore for SqlStore {
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         Ok(())
@@ -264,7 +264,7 @@ impl AccountStore for SqlStore {
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(to_millis(now))
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected())
@@ -303,7 +303,7 @@ impl AccountStore for SqlStore {
         .bind(&created.prefix)
         .bind(to_millis(created.created_at))
         .bind(created.expires_at.map(to_millis))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(|err| conflict_or(err, || "token hash collision".into()))?;
         if inserted.rows_affected() == 0 {
@@ -344,7 +344,7 @@ impl AccountStore for SqlStore {
         .bind(org.to_string())
         .bind(user.to_string())
         .bind(id.to_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writer())
         .await
         .map_err(db_error)?
         .ok_or(StoreError::NotFound("api token"))?;
@@ -382,7 +382,7 @@ impl AccountStore for SqlStore {
             .bind(to_millis(now))
             .bind(org.to_string())
             .bind(id.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         Ok(())

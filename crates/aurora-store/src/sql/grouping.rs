@@ -49,7 +49,7 @@ pub(super) async fn create(
     rule: &NewGroupingRule,
     now: OffsetDateTime,
 ) -> Result<GroupingRule, StoreError> {
-    let mut tx = store.pool().begin().await.map_err(db_error)?;
+    let mut tx = store.writer().begin().await.map_err(db_error)?;
     // Writing first takes SQLite's write lock before the count is read.
     let created = GroupingRule {
         id: GroupingRuleId::new(),
@@ -90,7 +90,7 @@ pub(super) async fn delete(
     let done = sqlx::query("DELETE FROM grouping_rules WHERE org_id = $1 AND id = $2")
         .bind(org.to_string())
         .bind(id.to_string())
-        .execute(store.pool())
+        .execute(store.writer())
         .await
         .map_err(db_error)?;
     if done.rows_affected() == 0 {

@@ -94,7 +94,7 @@ impl JobQueue for SqlStore {
         .bind(to_json(&job.payload)?)
         .bind(to_millis(job.run_at))
         .bind(to_millis(now))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(db_error)?;
         Ok(Job {
@@ -147,7 +147,7 @@ impl JobQueue for SqlStore {
             query = query.bind(kind.to_string());
         }
         query
-            .fetch_optional(self.pool())
+            .fetch_optional(self.writer())
             .await
             .map_err(db_error)?
             .as_ref()
@@ -167,7 +167,7 @@ impl JobQueue for SqlStore {
             .bind(job.id.to_string())
             .bind(worker.to_owned())
             .bind(i64::from(job.attempts))
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         if done.rows_affected() == 0 {
@@ -192,7 +192,7 @@ impl JobQueue for SqlStore {
             .bind(job.id.to_string())
             .bind(worker.to_owned())
             .bind(i64::from(job.attempts))
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         if done.rows_affected() == 0 {
@@ -232,7 +232,7 @@ impl JobQueue for SqlStore {
             .bind(job.id.to_string())
             .bind(worker.to_owned())
             .bind(i64::from(job.attempts))
-            .fetch_optional(self.pool())
+            .fetch_optional(self.writer())
             .await
             .map_err(db_error)?
             .as_ref()
@@ -305,7 +305,7 @@ impl JobQueue for SqlStore {
         .bind(to_millis(now))
         .bind(org.to_string())
         .bind(id.to_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writer())
         .await
         .map_err(db_error)?;
         if let Some(row) = requeued {
@@ -314,7 +314,7 @@ impl JobQueue for SqlStore {
         let current = sqlx::query("SELECT status FROM jobs WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.writer())
             .await
             .map_err(db_error)?
             .ok_or(StoreError::NotFound("job"))?;

@@ -4,11 +4,14 @@
 mod accounts;
 mod grouping;
 mod jobs;
+#[macro_use]
 mod signals;
+mod ingest;
 #[cfg(test)]
 mod tests;
 
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use aurora_core::StoreError;
@@ -19,6 +22,7 @@ use sqlx::{AnyPool, Executor, Row};
 use time::OffsetDateTime;
 
 use crate::config::DatabaseConfig;
+use ingest::IngestQueue;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -76,6 +80,10 @@ pub enum ConnectError {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Where writes go: a one-connection pool on SQLite, `pool` itself on PostgreSQL.
+    writer: AnyPool,
+    /// The group-committing ingest writer, started on first use.
+    ingest: Arc<OnceLock<IngestQueue>>,
     backend: Backend,
     url: String,
 }
@@ -94,32 +102,49 @@ impl SqlStore {
             }
             _ => url.to_owned(),
         };
-        let mut options = AnyPoolOptions::new()
-            .max_connections(config.max_connections.max(1))
-            .acquire_timeout(config.connect_timeout);
-        if backend == Backend::Sqlite {
-            // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode except
-            // for the last transactions on power loss, which is SQLite's recommended setting.
-            options = options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA busy_timeout = 5000").await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options
-            .connect(&url)
-            .await
-            .map_err(|source| ConnectError::Connect {
-                url: redact_url(&url),
-                source,
-            })?;
+        let connect = |max: u32| {
+            let mut options = AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(config.connect_timeout);
+            if backend == Backend::Sqlite {
+                // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
+                // except for the last transactions on power loss, which is SQLite's recommended
+                // setting.
+                options = options.after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
+                    })
+                });
+            }
+            let url = url.clone();
+            async move {
+                options
+                    .connect(&url)
+                    .await
+                    .map_err(|source| ConnectError::Connect {
+                        url: redact_url(&url),
+                        source,
+                    })
+            }
+        };
+        let pool = connect(config.max_connections.max(1)).await?;
+        // SQLite admits one writer at a time and makes the others sleep in its busy handler
+        // (milliseconds at a time, growing), which under concurrent writes costs far more than
+        // the writes. All writes therefore go through one connection, whose pool queues them
+        // fairly in process; reads keep the other connections. PostgreSQL writes concurrently.
+        let writer = match backend {
+            Backend::Sqlite => connect(1).await?,
+            Backend::Postgres => pool.clone(),
+        };
         // Keep the URL as configured for messages; the pool has the connect options.
         Ok(Self {
             pool,
+            writer,
+            ingest: Arc::default(),
             backend,
             url: given,
         })
@@ -147,11 +172,24 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
+    /// The pool for reads.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The ingest writer; its task starts on the runtime of the first delivery.
+    pub(crate) fn ingest_queue(&self) -> &IngestQueue {
+        self.ingest
+            .get_or_init(|| IngestQueue::start(self.writer.clone()))
+    }
+
+    /// The pool for writes and for transactions that write.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 }
 

@@ -1,28 +1,16 @@
-//! [`SignalStore`] on the SQL store: alert sources, ingest (dedup, grouping, timeline, jobs,
-//! auto-resolve) in one transaction per delivery, and incident reads and changes.
-//!
-//! Ingest first updates the source's row (`last_delivery_at`). That write serialises the
-//! deliveries of one source: a row lock on PostgreSQL, the database's write lock on SQLite
-//! (taken before anything is read, so a SQLite transaction never has to upgrade a stale read
-//! snapshot). The retry check and the fingerprint lookups after it therefore see every earlier
-//! delivery of that source. Deliveries of different sources run concurrently on PostgreSQL: two
-//! of them racing to open an incident for the same service may open two.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! [`SignalStore`] on the SQL store: alert sources, ingest (through the group-committing
+//! writer of [`super::ingest`]), and incident reads and changes.
 
 use async_trait::async_trait;
 use aurora_core::StoreError;
-use aurora_core::alert::{Alert, AlertStatus, Fingerprint, Severity};
+use aurora_core::alert::{Alert, Fingerprint, Severity};
 use aurora_core::grouping::{GroupingRule, NewGroupingRule};
-use aurora_core::ids::{
-    AlertId, DeliveryId, EventId, GroupingRuleId, IncidentId, JobId, OrgId, SourceId,
-};
+use aurora_core::ids::{DeliveryId, EventId, GroupingRuleId, IncidentId, OrgId, SourceId};
 use aurora_core::incident::{
     Actor, AlertCursor, AlertFilter, AlertPage, Cursor, EventKind, Incident, IncidentChange,
     IncidentCursor, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage, IncidentStatus,
     StoredAlert,
 };
-use aurora_core::job;
 use aurora_core::ports::SignalStore;
 use aurora_core::secrets::SecretRef;
 use aurora_core::source::{
@@ -34,6 +22,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
+use super::ingest::Unit;
 use super::{SqlStore, db_error, from_millis, parse_column, to_millis};
 
 macro_rules! source_columns {
@@ -140,7 +129,7 @@ fn incident_from_row(row: &AnyRow) -> Result<Incident, StoreError> {
     })
 }
 
-fn alert_from_row(row: &AnyRow) -> Result<StoredAlert, StoreError> {
+pub(super) fn alert_from_row(row: &AnyRow) -> Result<StoredAlert, StoreError> {
     Ok(StoredAlert {
         id: parse_column(&text(row, "id")?, "alert id")?,
         source_id: parse_column(&text(row, "source_id")?, "source id")?,
@@ -237,7 +226,7 @@ impl SignalStore for SqlStore {
         .bind(created.secret.to_string())
         .bind(to_json(&created.options)?)
         .bind(to_millis(created.created_at))
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(|err| match &err {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
@@ -300,7 +289,7 @@ impl SignalStore for SqlStore {
         secret: SecretRef,
         previous_expires_at: OffsetDateTime,
     ) -> Result<(AlertSource, Option<SecretRef>), StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
         // A write first: it holds the row (and SQLite's write lock) for the read that follows.
         let locked =
             sqlx::query("UPDATE alert_sources SET name = name WHERE org_id = $1 AND id = $2")
@@ -352,77 +341,15 @@ impl SignalStore for SqlStore {
         delivery: &DeliveryMeta,
         rules: &IngestRules,
     ) -> Result<IngestOutcome, StoreError> {
-        let now = delivery.received_at;
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
-        let touched = sqlx::query(
-            "UPDATE alert_sources SET last_delivery_at = $1 WHERE org_id = $2 AND id = $3",
-        )
-        .bind(to_millis(now))
-        .bind(org.to_string())
-        .bind(source.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if touched.rows_affected() == 0 {
-            return Err(StoreError::NotFound("alert source"));
-        }
-
-        let earlier = sqlx::query(
-            "SELECT result FROM deliveries WHERE org_id = $1 AND source_id = $2 \
-             AND body_sha256 = $3 AND outcome = 'accepted' AND received_at >= $4 \
-             ORDER BY received_at DESC LIMIT 1",
-        )
-        .bind(org.to_string())
-        .bind(source.to_string())
-        .bind(&delivery.body_sha256)
-        .bind(to_millis(now).saturating_sub(millis_of(rules.idempotency_window)))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if let Some(row) = earlier {
-            tx.rollback().await.map_err(db_error)?;
-            let mut outcome: IngestOutcome = json_column(&row, "result")?;
-            outcome.replayed = true;
-            return Ok(outcome);
-        }
-
-        let delivery_id = DeliveryId::new();
-        let grouping_rules = super::grouping::list(&mut tx, org).await?;
-        let mut run = Ingest {
-            org,
-            source,
-            now,
-            rules,
-            grouping_rules,
-            outcome: IngestOutcome {
-                delivery_id: Some(delivery_id),
-                alerts: alerts.len() as u64,
-                ..IngestOutcome::default()
-            },
-            resolved_in: BTreeSet::new(),
-        };
-        for alert in alerts {
-            run.one(&mut tx, alert).await?;
-        }
-        run.auto_resolve(&mut tx).await?;
-        let outcome = run.outcome;
-
-        sqlx::query(
-            "INSERT INTO deliveries (id, org_id, source_id, received_at, outcome, error_code, \
-             alert_count, body_sha256, result) VALUES ($1, $2, $3, $4, 'accepted', NULL, $5, $6, $7)",
-        )
-        .bind(delivery_id.to_string())
-        .bind(org.to_string())
-        .bind(source.to_string())
-        .bind(to_millis(now))
-        .bind(i64::try_from(alerts.len()).unwrap_or(i64::MAX))
-        .bind(&delivery.body_sha256)
-        .bind(to_json(&outcome)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(outcome)
+        self.ingest_queue()
+            .submit(Unit {
+                org,
+                source,
+                alerts: alerts.to_vec(),
+                delivery: delivery.clone(),
+                rules: rules.clone(),
+            })
+            .await
     }
 
     async fn record_rejected_delivery(
@@ -443,7 +370,7 @@ impl SignalStore for SqlStore {
         .bind(to_millis(delivery.received_at))
         .bind(error_code)
         .bind(&delivery.body_sha256)
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(db_error)?;
         if inserted.rows_affected() == 0 {
@@ -563,7 +490,7 @@ impl SignalStore for SqlStore {
         change: &IncidentChange,
         now: OffsetDateTime,
     ) -> Result<Incident, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
         // Touching the row first locks it (PostgreSQL) or takes the write lock (SQLite).
         lock_incident(&mut tx, org, id, now).await?;
         let before = load_incident(&mut tx, org, id).await?;
@@ -649,7 +576,7 @@ impl SignalStore for SqlStore {
         text: &str,
         now: OffsetDateTime,
     ) -> Result<IncidentEvent, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
         lock_incident(&mut tx, org, id, now).await?;
         let event = add_event(
             &mut tx,
@@ -717,7 +644,7 @@ impl SignalStore for SqlStore {
                 "an incident cannot be merged into itself: choose another one".to_owned(),
             ));
         }
-        let mut tx = self.pool().begin().await.map_err(db_error)?;
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
         // Both rows are written first: locked on PostgreSQL, the write lock on SQLite.
         lock_incident(&mut tx, org, from, now).await?;
         lock_incident(&mut tx, org, into, now).await?;
@@ -911,446 +838,6 @@ fn escape_like(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// One delivery's ingest, inside its transaction.
-struct Ingest<'a> {
-    org: OrgId,
-    source: SourceId,
-    now: OffsetDateTime,
-    rules: &'a IngestRules,
-    /// The organisation's label-based grouping rules, oldest first.
-    grouping_rules: Vec<GroupingRule>,
-    outcome: IngestOutcome,
-    /// Incidents one of whose alerts resolved in this delivery: candidates for auto-resolve.
-    resolved_in: BTreeSet<IncidentId>,
-}
-
-/// The stored fields of an alert that a repeat may change.
-struct Existing {
-    id: AlertId,
-    status: AlertStatus,
-    incident_id: Option<IncidentId>,
-    fields: BTreeMap<&'static str, serde_json::Value>,
-}
-
-/// The fields compared between an alert and its repeat; `raw` is not compared (a sender may
-/// vary envelope details), but it is kept up to date when something else changes.
-fn comparable(alert: &Alert) -> BTreeMap<&'static str, serde_json::Value> {
-    BTreeMap::from([
-        ("status", json!(alert.status)),
-        ("severity", json!(alert.severity)),
-        ("title", json!(alert.title)),
-        ("description", json!(alert.description)),
-        ("labels", json!(alert.labels)),
-        ("annotations", json!(alert.annotations)),
-        ("service", json!(alert.service)),
-        ("environment", json!(alert.environment)),
-        ("starts_at", json!(to_millis(alert.starts_at))),
-        ("ends_at", json!(alert.ends_at.map(to_millis))),
-        ("link", json!(alert.link)),
-    ])
-}
-
-impl Ingest<'_> {
-    fn actor(&self) -> Actor {
-        Actor::Source(self.source)
-    }
-
-    async fn one(&mut self, conn: &mut AnyConnection, alert: &Alert) -> Result<(), StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            alert_columns!(),
-            " FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
-             WHERE a.org_id = $1 AND a.source_id = $2 AND a.fingerprint = $3"
-        ))
-        .bind(self.org.to_string())
-        .bind(self.source.to_string())
-        .bind(alert.fingerprint.as_str())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        let existing = row
-            .as_ref()
-            .map(alert_from_row)
-            .transpose()?
-            .map(|stored| Existing {
-                id: stored.id,
-                status: stored.alert.status,
-                incident_id: stored.incident_id,
-                fields: comparable(&stored.alert),
-            });
-        let Some(existing) = existing else {
-            let id = AlertId::new();
-            self.insert_alert(conn, id, alert).await?;
-            self.outcome.new_alerts += 1;
-            // A resolve for an alert never seen is kept for the record but opens nothing.
-            if alert.status == AlertStatus::Firing {
-                self.attach(conn, id, alert).await?;
-            }
-            return Ok(());
-        };
-
-        let fields = comparable(alert);
-        if fields == existing.fields {
-            sqlx::query(
-                "UPDATE alerts SET repeat_count = repeat_count + 1, last_seen_at = $1 \
-                 WHERE org_id = $2 AND id = $3",
-            )
-            .bind(to_millis(self.now))
-            .bind(self.org.to_string())
-            .bind(existing.id.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-            self.outcome.repeats += 1;
-            return Ok(());
-        }
-
-        self.update_alert(conn, existing.id, alert).await?;
-        self.outcome.updated += 1;
-        let changed: Vec<&str> = fields
-            .iter()
-            .filter(|(name, value)| existing.fields.get(*name) != Some(*value))
-            .map(|(name, _)| *name)
-            .collect();
-        let active_incident = match existing.incident_id {
-            Some(incident) => {
-                let status = load_incident(conn, self.org, incident).await?.status;
-                status.is_active().then_some(incident)
-            }
-            None => None,
-        };
-        match (existing.status, alert.status, active_incident) {
-            (AlertStatus::Firing, AlertStatus::Resolved, Some(incident)) => {
-                let detail = json!({
-                    "alert_id": existing.id,
-                    "fingerprint": alert.fingerprint,
-                    "title": alert.title,
-                });
-                self.event(conn, incident, EventKind::AlertResolved, &detail)
-                    .await?;
-                self.resolved_in.insert(incident);
-            }
-            // Firing again after it resolved, or still firing with no open incident to show it.
-            (_, AlertStatus::Firing, None) => self.attach(conn, existing.id, alert).await?,
-            (_, _, Some(incident)) => {
-                let detail = json!({
-                    "alert_id": existing.id,
-                    "fingerprint": alert.fingerprint,
-                    "changed": changed,
-                });
-                self.event(conn, incident, EventKind::AlertUpdated, &detail)
-                    .await?;
-                if alert.status == AlertStatus::Firing {
-                    self.raise_severity(conn, incident, alert).await?;
-                }
-            }
-            (_, AlertStatus::Resolved, None) => {}
-        }
-        Ok(())
-    }
-
-    async fn insert_alert(
-        &self,
-        conn: &mut AnyConnection,
-        id: AlertId,
-        alert: &Alert,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO alerts (id, org_id, source_id, fingerprint, status, severity, title, \
-             description, labels, annotations, service, environment, starts_at, ends_at, link, \
-             raw, first_seen_at, last_seen_at, repeat_count) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, 0)",
-        )
-        .bind(id.to_string())
-        .bind(self.org.to_string())
-        .bind(self.source.to_string())
-        .bind(alert.fingerprint.as_str())
-        .bind(alert.status.as_str())
-        .bind(alert.severity.as_str())
-        .bind(&alert.title)
-        .bind(&alert.description)
-        .bind(to_json(&alert.labels)?)
-        .bind(to_json(&alert.annotations)?)
-        .bind(alert.service.clone())
-        .bind(alert.environment.clone())
-        .bind(to_millis(alert.starts_at))
-        .bind(alert.ends_at.map(to_millis))
-        .bind(alert.link.clone())
-        .bind(to_json(&alert.raw)?)
-        .bind(to_millis(self.now))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn update_alert(
-        &self,
-        conn: &mut AnyConnection,
-        id: AlertId,
-        alert: &Alert,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE alerts SET status = $1, severity = $2, title = $3, description = $4, \
-             labels = $5, annotations = $6, service = $7, environment = $8, starts_at = $9, \
-             ends_at = $10, link = $11, raw = $12, last_seen_at = $13 \
-             WHERE org_id = $14 AND id = $15",
-        )
-        .bind(alert.status.as_str())
-        .bind(alert.severity.as_str())
-        .bind(&alert.title)
-        .bind(&alert.description)
-        .bind(to_json(&alert.labels)?)
-        .bind(to_json(&alert.annotations)?)
-        .bind(alert.service.clone())
-        .bind(alert.environment.clone())
-        .bind(to_millis(alert.starts_at))
-        .bind(alert.ends_at.map(to_millis))
-        .bind(alert.link.clone())
-        .bind(to_json(&alert.raw)?)
-        .bind(to_millis(self.now))
-        .bind(self.org.to_string())
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        Ok(())
-    }
-
-    /// Puts a firing alert into an incident: an open one with the same fingerprint, else one
-    /// found by the organisation's label-based grouping rules (oldest rule first), else an
-    /// open one of the same service and environment within the grouping window, else a new one.
-    /// The incident then holds the alert's groups under every rule that applies to it.
-    async fn attach(
-        &mut self,
-        conn: &mut AnyConnection,
-        alert_id: AlertId,
-        alert: &Alert,
-    ) -> Result<(), StoreError> {
-        let mut found = sqlx::query(
-            "SELECT i.id FROM alerts a JOIN incidents i ON i.id = a.incident_id AND i.org_id = a.org_id \
-             WHERE a.org_id = $1 AND a.fingerprint = $2 AND a.id <> $3 AND i.status <> 'resolved' \
-             ORDER BY i.created_at DESC, i.id DESC LIMIT 1",
-        )
-        .bind(self.org.to_string())
-        .bind(alert.fingerprint.as_str())
-        .bind(alert_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?
-        .map(|row| (row, "same fingerprint".to_owned()));
-        let groups: Vec<(usize, String)> = self
-            .grouping_rules
-            .iter()
-            .enumerate()
-            .filter_map(|(i, rule)| rule.group_key(&alert.labels).map(|key| (i, key)))
-            .collect();
-        let mut by_rule = None;
-        if found.is_none() {
-            for (i, key) in &groups {
-                let rule = &self.grouping_rules[*i];
-                if let Some(incident) =
-                    super::grouping::find_incident(conn, self.org, rule, key, self.now).await?
-                {
-                    by_rule = Some((incident, format!("grouping rule {:?}", rule.name)));
-                    break;
-                }
-            }
-        }
-        if found.is_none()
-            && by_rule.is_none()
-            && let Some(service) = alert.service.as_deref()
-        {
-            let since = to_millis(self.now).saturating_sub(millis_of(self.rules.grouping_window));
-            found = sqlx::query(
-                "SELECT id FROM incidents WHERE org_id = $1 AND status <> 'resolved' \
-                 AND service = $2 AND COALESCE(environment, '') = $3 AND created_at >= $4 \
-                 ORDER BY created_at DESC, id DESC LIMIT 1",
-            )
-            .bind(self.org.to_string())
-            .bind(service)
-            .bind(alert.environment.clone().unwrap_or_default())
-            .bind(since)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_error)?
-            .map(|row| (row, "same service and environment".to_owned()));
-        }
-        let (incident, reason) = match (found, by_rule) {
-            (Some((row, reason)), _) => (
-                parse_column::<IncidentId>(&text(&row, "id")?, "incident id")?,
-                reason,
-            ),
-            (None, Some(found)) => found,
-            (None, None) => (
-                self.open_incident(conn, alert).await?,
-                "opened the incident".to_owned(),
-            ),
-        };
-        for (i, key) in &groups {
-            super::grouping::remember(conn, self.org, &self.grouping_rules[*i], key, incident)
-                .await?;
-        }
-        sqlx::query("UPDATE alerts SET incident_id = $1 WHERE org_id = $2 AND id = $3")
-            .bind(incident.to_string())
-            .bind(self.org.to_string())
-            .bind(alert_id.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        let detail = json!({
-            "alert_id": alert_id,
-            "fingerprint": alert.fingerprint,
-            "title": alert.title,
-            "severity": alert.severity,
-            "reason": reason,
-        });
-        self.event(conn, incident, EventKind::AlertAttached, &detail)
-            .await?;
-        self.raise_severity(conn, incident, alert).await
-    }
-
-    async fn open_incident(
-        &mut self,
-        conn: &mut AnyConnection,
-        alert: &Alert,
-    ) -> Result<IncidentId, StoreError> {
-        let id = IncidentId::new();
-        let now = to_millis(self.now);
-        sqlx::query(
-            "INSERT INTO incidents (id, org_id, title, status, severity, service, environment, \
-             created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $7)",
-        )
-        .bind(id.to_string())
-        .bind(self.org.to_string())
-        .bind(&alert.title)
-        .bind(alert.severity.as_str())
-        .bind(alert.service.clone())
-        .bind(alert.environment.clone())
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        let detail = json!({"title": alert.title, "severity": alert.severity});
-        self.event(conn, id, EventKind::Opened, &detail).await?;
-        sqlx::query(
-            "INSERT INTO jobs (id, org_id, kind, payload, status, attempts, run_at, created_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5)",
-        )
-        .bind(JobId::new().to_string())
-        .bind(self.org.to_string())
-        .bind(job::INVESTIGATE)
-        .bind(to_json(&json!({"incident_id": id}))?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        self.outcome.new_incidents.push(id);
-        Ok(id)
-    }
-
-    /// An incident's severity follows its most severe alert upwards; lowering it is a person's
-    /// decision.
-    async fn raise_severity(
-        &self,
-        conn: &mut AnyConnection,
-        incident: IncidentId,
-        alert: &Alert,
-    ) -> Result<(), StoreError> {
-        let current: Severity = load_incident(conn, self.org, incident).await?.severity;
-        if alert.severity > current {
-            set_severity(conn, self.org, incident, alert.severity).await?;
-            let detail = json!({
-                "from": current,
-                "to": alert.severity,
-                "reason": format!("alert {}", alert.fingerprint),
-            });
-            self.event(conn, incident, EventKind::SeverityChanged, &detail)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn event(
-        &self,
-        conn: &mut AnyConnection,
-        incident: IncidentId,
-        kind: EventKind,
-        detail: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        add_event(
-            conn,
-            self.org,
-            incident,
-            self.now,
-            self.actor(),
-            kind,
-            detail,
-        )
-        .await?;
-        sqlx::query("UPDATE incidents SET updated_at = $1 WHERE org_id = $2 AND id = $3")
-            .bind(to_millis(self.now))
-            .bind(self.org.to_string())
-            .bind(incident.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-        Ok(())
-    }
-
-    /// Resolves the incidents whose last firing alert resolved in this delivery.
-    async fn auto_resolve(&mut self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        if !self.rules.auto_resolve {
-            return Ok(());
-        }
-        for incident in std::mem::take(&mut self.resolved_in) {
-            let status = load_incident(conn, self.org, incident).await?.status;
-            if !status.is_active() {
-                continue;
-            }
-            let firing = sqlx::query(
-                "SELECT COUNT(*) AS n FROM alerts WHERE org_id = $1 AND incident_id = $2 \
-                 AND status = 'firing'",
-            )
-            .bind(self.org.to_string())
-            .bind(incident.to_string())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_error)?;
-            if count(&firing, "n")? > 0 {
-                continue;
-            }
-            sqlx::query(
-                "UPDATE incidents SET status = 'resolved', resolved_at = $1, updated_at = $1 \
-                 WHERE org_id = $2 AND id = $3",
-            )
-            .bind(to_millis(self.now))
-            .bind(self.org.to_string())
-            .bind(incident.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-            let detail = json!({
-                "from": status,
-                "to": IncidentStatus::Resolved,
-                "reason": "all alerts resolved",
-            });
-            add_event(
-                conn,
-                self.org,
-                incident,
-                self.now,
-                Actor::System,
-                EventKind::StatusChanged,
-                &detail,
-            )
-            .await?;
-            self.outcome.resolved_incidents.push(incident);
-        }
-        Ok(())
-    }
 }
 
 async fn load_incident(

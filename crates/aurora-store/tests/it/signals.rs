@@ -1153,3 +1153,162 @@ async fn alerts_are_filtered_and_paged_newest_first_within_their_org() {
     })
     .await;
 }
+
+/// Concurrent deliveries are committed together; each must come out as if it had committed
+/// alone, whatever batches they fall into.
+#[tokio::test]
+async fn concurrent_deliveries_group_commit_as_if_each_committed_alone() {
+    each_backend(|store: SqlStore| async move {
+        let org = store.create_org("A").await.unwrap();
+        let source = new_source(&store, org.id, "am").await;
+        let mut tasks = tokio::task::JoinSet::new();
+        let spawn = |tasks: &mut tokio::task::JoinSet<_>, alerts: Vec<Alert>, body: String| {
+            let store = store.clone();
+            tasks.spawn(async move {
+                store
+                    .ingest(
+                        org.id,
+                        source,
+                        &alerts,
+                        &delivery(&body, OffsetDateTime::now_utc()),
+                        &IngestRules::default(),
+                    )
+                    .await
+            });
+        };
+        // 20 new alerts of 4 services: 4 incidents of 5 alerts each.
+        for i in 0..20 {
+            let a = alert(
+                &format!("new{i}"),
+                &format!("svc{}", i % 4),
+                "prod",
+                Severity::Warning,
+            );
+            spawn(&mut tasks, vec![a], format!("n{i}"));
+        }
+        // One alert repeated identically in 10 different deliveries: stored once.
+        let dup = alert("dup", "dupsvc", "prod", Severity::Info);
+        for i in 0..10 {
+            spawn(&mut tasks, vec![dup.clone()], format!("d{i}"));
+        }
+        // One delivery sent 5 times: stored once, the others replay its outcome.
+        let retried = alert("retried", "retrysvc", "prod", Severity::Critical);
+        for _ in 0..5 {
+            spawn(&mut tasks, vec![retried.clone()], "same".into());
+        }
+        // A 300-alert delivery among them.
+        let many: Vec<Alert> = (0..300)
+            .map(|i| alert(&format!("bulk{i}"), "bulk", "prod", Severity::Warning))
+            .collect();
+        spawn(&mut tasks, many, "bulk".into());
+
+        let mut outcomes = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            outcomes.push(done.unwrap().unwrap());
+        }
+        let replays: Vec<_> = outcomes.iter().filter(|o| o.replayed).collect();
+        assert_eq!(replays.len(), 4, "4 of the 5 identical deliveries replay");
+        let original = outcomes
+            .iter()
+            .find(|o| !o.replayed && o.delivery_id == replays[0].delivery_id)
+            .expect("the replays return the original delivery's outcome");
+        assert_eq!(original.new_alerts, 1);
+        let repeats: u64 = outcomes
+            .iter()
+            .filter(|o| !o.replayed)
+            .map(|o| o.repeats)
+            .sum();
+        assert_eq!(repeats, 9, "the duplicate is new once and repeated 9 times");
+
+        let incidents = store
+            .list_incidents(
+                org.id,
+                &IncidentFilter {
+                    limit: 100,
+                    ..IncidentFilter::default()
+                },
+            )
+            .await
+            .unwrap()
+            .incidents;
+        assert_eq!(
+            incidents.len(),
+            4 + 1 + 1 + 1,
+            "svc0..3, dupsvc, retrysvc, bulk"
+        );
+        for incident in &incidents {
+            let detail = store.get_incident(org.id, incident.id).await.unwrap();
+            let expected = match incident.service.as_deref() {
+                Some("bulk") => 300,
+                Some("dupsvc" | "retrysvc") => 1,
+                _ => 5,
+            };
+            assert_eq!(detail.alerts.len(), expected, "{:?}", incident.service);
+            let attached = kinds(&detail)
+                .into_iter()
+                .filter(|k| *k == EventKind::AlertAttached)
+                .count();
+            assert_eq!(attached, expected, "one attach event per alert");
+            if incident.service.as_deref() == Some("dupsvc") {
+                assert_eq!(detail.alerts[0].repeat_count, 9);
+            }
+        }
+        let jobs = store
+            .list_jobs(org.id, &JobFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), 7, "one investigation per incident");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_delivery_for_a_deleted_source_fails_alone_in_its_batch() {
+    each_backend(|store: SqlStore| async move {
+        let org = store.create_org("A").await.unwrap();
+        let source = new_source(&store, org.id, "am").await;
+        let missing = SourceId::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..10 {
+            let store = store.clone();
+            let target = if i == 5 { missing } else { source };
+            tasks.spawn(async move {
+                let a = alert(&format!("f{i}"), "checkout", "prod", Severity::Warning);
+                let result = store
+                    .ingest(
+                        org.id,
+                        target,
+                        &[a],
+                        &delivery(&format!("b{i}"), OffsetDateTime::now_utc()),
+                        &IngestRules::default(),
+                    )
+                    .await;
+                (target, result)
+            });
+        }
+        let mut accepted = 0;
+        while let Some(done) = tasks.join_next().await {
+            let (target, result) = done.unwrap();
+            if target == missing {
+                assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+            } else {
+                assert_eq!(result.unwrap().new_alerts, 1);
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 9);
+        let alerts = store
+            .list_alerts(
+                org.id,
+                &AlertFilter {
+                    limit: 100,
+                    ..AlertFilter::default()
+                },
+            )
+            .await
+            .unwrap()
+            .alerts;
+        assert_eq!(alerts.len(), 9);
+    })
+    .await;
+}

@@ -1,0 +1,1258 @@
+//! Ingest: deliveries of alerts into alerts, incidents, timelines and `investigate` jobs.
+//!
+//! **Group commit.** Every delivery goes through one queue per store, drained by one task: it
+//! takes the deliveries waiting (up to [`MAX_BATCH_DELIVERIES`] deliveries or
+//! [`MAX_BATCH_ALERTS`] alerts), applies them one after the other in one transaction, commits,
+//! and only then answers each of them, so a delivery is acknowledged only once it is durable. If
+//! the shared transaction fails, each delivery of the batch is applied again alone, so that one
+//! delivery's failure is its own. A delivery whose source no longer exists gets
+//! [`StoreError::NotFound`] without affecting the others.
+//!
+//! **Batched statements.** Within a batch the state that ingest decides on (the alerts of the
+//! batch's fingerprints, their incidents, the open incident of a service) is read once, kept in
+//! memory while the deliveries are applied in order, and written back with multi-row statements:
+//! a delivery of N new alerts costs a handful of statements, not several per alert. Decisions see
+//! the effects of the deliveries before them in the batch exactly as if each had committed alone.
+//!
+//! **Ordering.** The batch first updates each source's row (`last_delivery_at`). That write
+//! serialises deliveries of one source across processes (a row lock on PostgreSQL; SQLite has a
+//! single writer), so the retry check and the fingerprint lookups see every earlier delivery of
+//! that source. Deliveries of different sources in different processes run concurrently on
+//! PostgreSQL: two of them racing to open an incident for the same service may open two.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use aurora_core::StoreError;
+use aurora_core::alert::{Alert, AlertStatus, Severity};
+use aurora_core::grouping::GroupingRule;
+use aurora_core::ids::{AlertId, DeliveryId, EventId, IncidentId, JobId, OrgId, SourceId};
+use aurora_core::incident::{Actor, EventKind, IncidentStatus};
+use aurora_core::job;
+use aurora_core::source::{DeliveryMeta, IngestOutcome, IngestRules};
+use serde_json::json;
+use sqlx::{AnyConnection, AnyPool, Row};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+use super::signals::{alert_from_row, json_column, millis_of, opt_text, text, time_at, to_json};
+use super::{db_error, parse_column, to_millis};
+
+/// The most deliveries one transaction takes.
+pub(super) const MAX_BATCH_DELIVERIES: usize = 256;
+/// A batch stops taking more deliveries once it holds this many alerts.
+pub(super) const MAX_BATCH_ALERTS: usize = 10_000;
+/// Rows per multi-row `INSERT` and values per `IN (...)` list: well below SQLite's and
+/// PostgreSQL's limits on bound parameters.
+const ROWS_PER_STATEMENT: usize = 100;
+const VALUES_PER_LIST: usize = 500;
+/// Deliveries waiting for the writer before senders wait too.
+const QUEUE_DEPTH: usize = 1024;
+
+/// One delivery to ingest.
+pub(super) struct Unit {
+    pub org: OrgId,
+    pub source: SourceId,
+    pub alerts: Vec<Alert>,
+    pub delivery: DeliveryMeta,
+    pub rules: IngestRules,
+}
+
+type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+
+/// The queue in front of the ingest writer task.
+#[derive(Debug)]
+pub(crate) struct IngestQueue {
+    sender: mpsc::Sender<(Unit, Reply)>,
+}
+
+impl IngestQueue {
+    /// Starts the writer task on the current Tokio runtime. It ends when the queue is dropped.
+    pub(super) fn start(writer: AnyPool) -> Self {
+        let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(drain(writer, receiver));
+        Self { sender }
+    }
+
+    /// Ingests one delivery; answers once it is committed.
+    pub(super) async fn submit(&self, unit: Unit) -> Result<IngestOutcome, StoreError> {
+        let stopped = || StoreError::Unavailable("the ingest writer has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send((unit, reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn drain(writer: AnyPool, mut receiver: mpsc::Receiver<(Unit, Reply)>) {
+    while let Some(first) = receiver.recv().await {
+        let mut alerts = first.0.alerts.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_DELIVERIES && alerts < MAX_BATCH_ALERTS {
+            match receiver.try_recv() {
+                Ok(next) => {
+                    alerts += next.0.alerts.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(&writer, batch).await;
+    }
+}
+
+async fn commit_batch(writer: &AnyPool, batch: Vec<(Unit, Reply)>) {
+    let (units, replies): (Vec<Unit>, Vec<Reply>) = batch.into_iter().unzip();
+    let units = Arc::new(units);
+    match apply(writer, &units).await {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(err) if replies.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(err));
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, deliveries = units.len(), "batched ingest failed; applying each delivery alone");
+            for (i, reply) in replies.into_iter().enumerate() {
+                let outcome = match apply(writer, &units[i..=i]).await {
+                    Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
+                        Err(StoreError::Backend("ingest produced no outcome".into()))
+                    }),
+                    Err(err) => Err(err),
+                };
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+}
+
+/// Applies `units` in one transaction. The outer error fails them all (nothing committed);
+/// an inner error is one delivery's own.
+async fn apply(
+    writer: &AnyPool,
+    units: &[Unit],
+) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
+    let mut tx = writer.begin().await.map_err(db_error)?;
+    let mut batch = Batch::default();
+    batch.prepare(&mut tx, units).await?;
+    let mut outcomes = Vec::with_capacity(units.len());
+    for unit in units {
+        outcomes.push(batch.unit(&mut tx, unit).await?);
+    }
+    batch.finish(&mut tx).await?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(outcomes)
+}
+
+/// How an alert's row differs from the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    Clean,
+    /// New: inserted at the next flush, with `repeats` as its repeat count.
+    Insert,
+    /// Changed (fields or incident): updated at the next flush, `repeats` added.
+    Update,
+    /// Only repeated: `repeats` added at the next flush.
+    Repeat,
+}
+
+/// An alert as the batch knows it.
+struct AlertState {
+    id: AlertId,
+    alert: Alert,
+    incident: Option<IncidentId>,
+    first_seen: OffsetDateTime,
+    last_seen: OffsetDateTime,
+    write: Write,
+    repeats: u64,
+}
+
+impl AlertState {
+    fn mark_changed(&mut self) {
+        if self.write != Write::Insert {
+            self.write = Write::Update;
+        }
+    }
+}
+
+struct IncidentState {
+    org: OrgId,
+    status: IncidentStatus,
+    severity: Severity,
+    created_at: i64,
+    /// Changed in this batch: `updated_at` and `severity` are written at the end.
+    touched: Option<OffsetDateTime>,
+}
+
+struct EventRow {
+    org: OrgId,
+    incident: IncidentId,
+    at: OffsetDateTime,
+    actor: Actor,
+    kind: EventKind,
+    detail: serde_json::Value,
+}
+
+struct DeliveryRow {
+    org: OrgId,
+    source: SourceId,
+    received_at: OffsetDateTime,
+    alerts: usize,
+    body_sha256: String,
+    outcome: IngestOutcome,
+}
+
+type AlertKey = (OrgId, SourceId, String);
+
+/// Everything one transaction knows and has yet to write.
+#[derive(Default)]
+struct Batch {
+    /// Sources whose row exists (and is now locked by this transaction).
+    sources: BTreeSet<(OrgId, SourceId)>,
+    /// Accepted deliveries by `(org, source, body hash)`, for the retry check: newest first.
+    earlier: HashMap<(OrgId, SourceId, String), Vec<(i64, IngestOutcome)>>,
+    grouping_rules: HashMap<OrgId, Vec<GroupingRule>>,
+    /// Every alert, in any source of the organisation, carrying a fingerprint of the batch.
+    alerts: HashMap<AlertKey, AlertState>,
+    /// The sources holding an alert of a fingerprint.
+    fingerprint_sources: HashMap<(OrgId, String), Vec<SourceId>>,
+    incidents: HashMap<IncidentId, IncidentState>,
+    /// The newest open incident of a service and environment, as last looked up.
+    by_service: HashMap<(OrgId, String, String), Option<IncidentId>>,
+    /// Services whose open incidents were all loaded at the start of the batch.
+    services_loaded: BTreeSet<(OrgId, String)>,
+    events: Vec<EventRow>,
+    deliveries: Vec<DeliveryRow>,
+}
+
+/// One delivery's counters and auto-resolve candidates while it is applied.
+struct UnitRun<'a> {
+    unit: &'a Unit,
+    now: OffsetDateTime,
+    outcome: IngestOutcome,
+    resolved_in: BTreeSet<IncidentId>,
+}
+
+impl Batch {
+    /// Locks the sources, loads the retry candidates, the grouping rules and the alerts of the
+    /// batch's fingerprints with their incidents.
+    async fn prepare(
+        &mut self,
+        conn: &mut AnyConnection,
+        units: &[Unit],
+    ) -> Result<(), StoreError> {
+        let mut newest: BTreeMap<(OrgId, SourceId), OffsetDateTime> = BTreeMap::new();
+        for unit in units {
+            let at = newest
+                .entry((unit.org, unit.source))
+                .or_insert(unit.delivery.received_at);
+            *at = (*at).max(unit.delivery.received_at);
+        }
+        for (&(org, source), &at) in &newest {
+            let touched = sqlx::query(
+                "UPDATE alert_sources SET last_delivery_at = $1 WHERE org_id = $2 AND id = $3",
+            )
+            .bind(to_millis(at))
+            .bind(org.to_string())
+            .bind(source.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+            if touched.rows_affected() > 0 {
+                self.sources.insert((org, source));
+            }
+        }
+
+        let mut hashes: BTreeMap<(OrgId, SourceId), (i64, BTreeSet<&str>)> = BTreeMap::new();
+        for unit in units
+            .iter()
+            .filter(|u| self.sources.contains(&(u.org, u.source)))
+        {
+            let since = to_millis(unit.delivery.received_at)
+                .saturating_sub(millis_of(unit.rules.idempotency_window));
+            let entry = hashes
+                .entry((unit.org, unit.source))
+                .or_insert((since, BTreeSet::new()));
+            entry.0 = entry.0.min(since);
+            entry.1.insert(&unit.delivery.body_sha256);
+        }
+        for ((org, source), (since, hashes)) in hashes {
+            let hashes: Vec<&str> = hashes.into_iter().collect();
+            for chunk in hashes.chunks(VALUES_PER_LIST) {
+                // The window is applied here, not in SQL: with a range on `received_at` SQLite's
+                // planner prefers the (org, source, received_at) index and scans the window.
+                let sql = format!(
+                    "SELECT body_sha256, received_at, result FROM deliveries \
+                     WHERE org_id = $1 AND source_id = $2 AND body_sha256 IN ({}) \
+                     AND outcome = 'accepted'",
+                    placeholders(3, chunk.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(org.to_string())
+                    .bind(source.to_string());
+                for hash in chunk {
+                    query = query.bind(*hash);
+                }
+                for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+                    let key = (org, source, text(&row, "body_sha256")?);
+                    let at: i64 = row.try_get("received_at").map_err(db_error)?;
+                    if at >= since {
+                        let outcome: IngestOutcome = json_column(&row, "result")?;
+                        self.earlier.entry(key).or_default().push((at, outcome));
+                    }
+                }
+            }
+        }
+        for earlier in self.earlier.values_mut() {
+            earlier.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        }
+
+        let mut fingerprints: BTreeMap<OrgId, BTreeSet<&str>> = BTreeMap::new();
+        let mut services: BTreeMap<OrgId, (i64, BTreeSet<&str>)> = BTreeMap::new();
+        for unit in units
+            .iter()
+            .filter(|u| self.sources.contains(&(u.org, u.source)))
+        {
+            let set = fingerprints.entry(unit.org).or_default();
+            set.extend(unit.alerts.iter().map(|a| a.fingerprint.as_str()));
+            let since = to_millis(unit.delivery.received_at)
+                .saturating_sub(millis_of(unit.rules.grouping_window));
+            let (oldest, set) = services.entry(unit.org).or_insert((since, BTreeSet::new()));
+            *oldest = (*oldest).min(since);
+            set.extend(
+                unit.alerts
+                    .iter()
+                    .filter(|a| a.status == AlertStatus::Firing)
+                    .filter_map(|a| a.service.as_deref()),
+            );
+        }
+        for (org, fingerprints) in fingerprints {
+            self.grouping_rules
+                .insert(org, super::grouping::list(conn, org).await?);
+            let fingerprints: Vec<&str> = fingerprints.into_iter().collect();
+            for chunk in fingerprints.chunks(VALUES_PER_LIST) {
+                self.load_alerts(conn, org, chunk).await?;
+            }
+        }
+        for (org, (since, services)) in services {
+            let services: Vec<&str> = services.into_iter().collect();
+            for chunk in services.chunks(VALUES_PER_LIST) {
+                self.load_open_incidents(conn, org, since, chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Learns the newest open incident of each service (and environment) opened since `since`.
+    /// A service without one is remembered as such, so the batch asks no further.
+    async fn load_open_incidents(
+        &mut self,
+        conn: &mut AnyConnection,
+        org: OrgId,
+        since: i64,
+        services: &[&str],
+    ) -> Result<(), StoreError> {
+        // No `ORDER BY`: with it SQLite's planner walks the organisation's incidents by creation
+        // time instead of seeking the services; the newest is picked here.
+        let sql = format!(
+            "SELECT id, service, environment, status, severity, created_at FROM incidents \
+             WHERE org_id = $1 AND service IN ({}) AND status <> 'resolved' AND created_at >= $2",
+            placeholders(3, services.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.to_string())
+            .bind(since);
+        for service in services {
+            query = query.bind(*service);
+        }
+        let mut newest: HashMap<(OrgId, String, String), (i64, IncidentId)> = HashMap::new();
+        for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+            let id: IncidentId = parse_column(&text(&row, "id")?, "incident id")?;
+            let state = incident_state(org, &row)?;
+            let key = (
+                org,
+                text(&row, "service")?,
+                opt_text(&row, "environment")?.unwrap_or_default(),
+            );
+            let candidate = (state.created_at, id);
+            newest
+                .entry(key)
+                .and_modify(|best| *best = (*best).max(candidate))
+                .or_insert(candidate);
+            self.incidents.entry(id).or_insert(state);
+        }
+        for (key, (_, id)) in newest {
+            self.by_service.insert(key, Some(id));
+        }
+        // Services seen with no open incident: remembered for every environment the batch may
+        // ask about, by the lookup falling back to the database only for keys never loaded.
+        for service in services {
+            self.services_loaded.insert((org, (*service).to_owned()));
+        }
+        Ok(())
+    }
+
+    async fn load_alerts(
+        &mut self,
+        conn: &mut AnyConnection,
+        org: OrgId,
+        fingerprints: &[&str],
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                alert_columns!(),
+                ", i.status AS incident_status, i.severity AS incident_severity, \
+                 i.created_at AS incident_created_at \
+                 FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
+                 LEFT JOIN incidents i ON i.id = a.incident_id AND i.org_id = a.org_id \
+                 WHERE a.org_id = $1 AND a.fingerprint IN ({})"
+            ),
+            placeholders(2, fingerprints.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.to_string());
+        for fingerprint in fingerprints {
+            query = query.bind(*fingerprint);
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+            let stored = alert_from_row(&row)?;
+            if let Some(incident) = stored.incident_id {
+                let status: Option<String> = row.try_get("incident_status").map_err(db_error)?;
+                if let Some(status) = status {
+                    self.incidents.entry(incident).or_insert(IncidentState {
+                        org,
+                        status: parse_column(&status, "incident status")?,
+                        severity: parse_column(&text(&row, "incident_severity")?, "severity")?,
+                        created_at: time_ms(&row, "incident_created_at")?,
+                        touched: None,
+                    });
+                }
+            }
+            let fingerprint = stored.alert.fingerprint.as_str().to_owned();
+            self.fingerprint_sources
+                .entry((org, fingerprint.clone()))
+                .or_default()
+                .push(stored.source_id);
+            self.alerts.insert(
+                (org, stored.source_id, fingerprint),
+                AlertState {
+                    id: stored.id,
+                    alert: stored.alert,
+                    incident: stored.incident_id,
+                    first_seen: stored.first_seen_at,
+                    last_seen: stored.last_seen_at,
+                    write: Write::Clean,
+                    repeats: 0,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Applies one delivery.
+    async fn unit(
+        &mut self,
+        conn: &mut AnyConnection,
+        unit: &Unit,
+    ) -> Result<Result<IngestOutcome, StoreError>, StoreError> {
+        if !self.sources.contains(&(unit.org, unit.source)) {
+            return Ok(Err(StoreError::NotFound("alert source")));
+        }
+        let now = unit.delivery.received_at;
+        let key = (unit.org, unit.source, unit.delivery.body_sha256.clone());
+        let since = to_millis(now).saturating_sub(millis_of(unit.rules.idempotency_window));
+        if let Some((_, earlier)) = self
+            .earlier
+            .get(&key)
+            .and_then(|list| list.iter().find(|(at, _)| *at >= since))
+        {
+            let mut outcome = earlier.clone();
+            outcome.replayed = true;
+            return Ok(Ok(outcome));
+        }
+
+        let mut run = UnitRun {
+            unit,
+            now,
+            outcome: IngestOutcome {
+                delivery_id: Some(DeliveryId::new()),
+                alerts: unit.alerts.len() as u64,
+                ..IngestOutcome::default()
+            },
+            resolved_in: BTreeSet::new(),
+        };
+        for alert in &unit.alerts {
+            self.one(conn, &mut run, alert).await?;
+        }
+        if unit.rules.auto_resolve && !run.resolved_in.is_empty() {
+            self.auto_resolve(conn, &mut run).await?;
+        }
+        let outcome = run.outcome;
+        self.earlier
+            .entry(key)
+            .or_default()
+            .insert(0, (to_millis(now), outcome.clone()));
+        self.deliveries.push(DeliveryRow {
+            org: unit.org,
+            source: unit.source,
+            received_at: now,
+            alerts: unit.alerts.len(),
+            body_sha256: unit.delivery.body_sha256.clone(),
+            outcome: outcome.clone(),
+        });
+        Ok(Ok(outcome))
+    }
+
+    async fn one(
+        &mut self,
+        conn: &mut AnyConnection,
+        run: &mut UnitRun<'_>,
+        alert: &Alert,
+    ) -> Result<(), StoreError> {
+        let (org, source, now) = (run.unit.org, run.unit.source, run.now);
+        let key = (org, source, alert.fingerprint.as_str().to_owned());
+        let Some(state) = self.alerts.get_mut(&key) else {
+            self.fingerprint_sources
+                .entry((org, key.2.clone()))
+                .or_default()
+                .push(source);
+            self.alerts.insert(
+                key.clone(),
+                AlertState {
+                    id: AlertId::new(),
+                    alert: alert.clone(),
+                    incident: None,
+                    first_seen: now,
+                    last_seen: now,
+                    write: Write::Insert,
+                    repeats: 0,
+                },
+            );
+            run.outcome.new_alerts += 1;
+            // A resolve for an alert never seen is kept for the record but opens nothing.
+            if alert.status == AlertStatus::Firing {
+                self.attach(conn, run, &key).await?;
+            }
+            return Ok(());
+        };
+
+        let before = comparable(&state.alert);
+        let after = comparable(alert);
+        state.last_seen = now;
+        if before == after {
+            state.repeats += 1;
+            if state.write == Write::Clean {
+                state.write = Write::Repeat;
+            }
+            run.outcome.repeats += 1;
+            return Ok(());
+        }
+        let changed: Vec<&str> = after
+            .iter()
+            .filter(|(name, value)| before.get(*name) != Some(*value))
+            .map(|(name, _)| *name)
+            .collect();
+        let (alert_id, was, incident) = (state.id, state.alert.status, state.incident);
+        state.alert = alert.clone();
+        state.mark_changed();
+        run.outcome.updated += 1;
+
+        let active_incident = match incident {
+            Some(incident) => self
+                .incident(conn, org, incident)
+                .await?
+                .status
+                .is_active()
+                .then_some(incident),
+            None => None,
+        };
+        match (was, alert.status, active_incident) {
+            (AlertStatus::Firing, AlertStatus::Resolved, Some(incident)) => {
+                let detail = json!({
+                    "alert_id": alert_id,
+                    "fingerprint": alert.fingerprint,
+                    "title": alert.title,
+                });
+                self.event(run, incident, EventKind::AlertResolved, detail);
+                run.resolved_in.insert(incident);
+            }
+            // Firing again after it resolved, or still firing with no open incident to show it.
+            (_, AlertStatus::Firing, None) => self.attach(conn, run, &key).await?,
+            (_, _, Some(incident)) => {
+                let detail = json!({
+                    "alert_id": alert_id,
+                    "fingerprint": alert.fingerprint,
+                    "changed": changed,
+                });
+                self.event(run, incident, EventKind::AlertUpdated, detail);
+                if alert.status == AlertStatus::Firing {
+                    self.raise_severity(run, incident, alert);
+                }
+            }
+            (_, AlertStatus::Resolved, None) => {}
+        }
+        Ok(())
+    }
+
+    /// Puts a firing alert into an incident: an open one with the same fingerprint, else one
+    /// found by the organisation's label-based grouping rules (oldest rule first), else an
+    /// open one of the same service and environment within the grouping window, else a new one.
+    /// The incident then holds the alert's groups under every rule that applies to it.
+    async fn attach(
+        &mut self,
+        conn: &mut AnyConnection,
+        run: &mut UnitRun<'_>,
+        key: &AlertKey,
+    ) -> Result<(), StoreError> {
+        let (org, now) = (run.unit.org, run.now);
+        let Some(state) = self.alerts.get(key) else {
+            return Err(StoreError::Backend("ingest lost track of an alert".into()));
+        };
+        let (alert_id, alert) = (state.id, state.alert.clone());
+
+        let mut found = self
+            .open_incident_of_fingerprint(org, key, alert_id)
+            .map(|incident| (incident, "same fingerprint".to_owned()));
+        let rules = self.grouping_rules.get(&org).cloned().unwrap_or_default();
+        let groups: Vec<(&GroupingRule, String)> = rules
+            .iter()
+            .filter_map(|rule| rule.group_key(&alert.labels).map(|key| (rule, key)))
+            .collect();
+        if found.is_none() {
+            for (rule, group) in &groups {
+                if let Some(incident) =
+                    super::grouping::find_incident(conn, org, rule, group, now).await?
+                {
+                    found = Some((incident, format!("grouping rule {:?}", rule.name)));
+                    break;
+                }
+            }
+        }
+        if found.is_none()
+            && let Some(service) = alert.service.as_deref()
+        {
+            found = self
+                .open_incident_of_service(conn, run, service, alert.environment.as_deref())
+                .await?
+                .map(|incident| (incident, "same service and environment".to_owned()));
+        }
+        let (incident, reason) = match found {
+            Some(found) => found,
+            None => (
+                self.open_incident(conn, run, &alert).await?,
+                "opened the incident".to_owned(),
+            ),
+        };
+        for (rule, group) in &groups {
+            super::grouping::remember(conn, org, rule, group, incident).await?;
+        }
+        if let Some(state) = self.alerts.get_mut(key) {
+            state.incident = Some(incident);
+            state.mark_changed();
+        }
+        let detail = json!({
+            "alert_id": alert_id,
+            "fingerprint": alert.fingerprint,
+            "title": alert.title,
+            "severity": alert.severity,
+            "reason": reason,
+        });
+        self.event(run, incident, EventKind::AlertAttached, detail);
+        self.raise_severity(run, incident, &alert);
+        Ok(())
+    }
+
+    /// The newest open incident holding another alert of this fingerprint, in any source.
+    fn open_incident_of_fingerprint(
+        &self,
+        org: OrgId,
+        key: &AlertKey,
+        except: AlertId,
+    ) -> Option<IncidentId> {
+        let sources = self.fingerprint_sources.get(&(org, key.2.clone()))?;
+        sources
+            .iter()
+            .filter_map(|source| self.alerts.get(&(org, *source, key.2.clone())))
+            .filter(|state| state.id != except)
+            .filter_map(|state| state.incident)
+            .filter_map(|incident| {
+                let found = self.incidents.get(&incident)?;
+                found
+                    .status
+                    .is_active()
+                    .then_some((found.created_at, incident))
+            })
+            .max()
+            .map(|(_, incident)| incident)
+    }
+
+    /// The newest open incident of the service and environment opened within the grouping
+    /// window.
+    async fn open_incident_of_service(
+        &mut self,
+        conn: &mut AnyConnection,
+        run: &UnitRun<'_>,
+        service: &str,
+        environment: Option<&str>,
+    ) -> Result<Option<IncidentId>, StoreError> {
+        let org = run.unit.org;
+        let since = to_millis(run.now).saturating_sub(millis_of(run.unit.rules.grouping_window));
+        let key = (
+            org,
+            service.to_owned(),
+            environment.unwrap_or_default().to_owned(),
+        );
+        let loaded = self.services_loaded.contains(&(org, key.1.clone()));
+        let cached = match self.by_service.get(&key) {
+            Some(Some(incident)) => self
+                .incidents
+                .get(incident)
+                .filter(|state| state.status.is_active())
+                .map(|state| (state.created_at >= since).then_some(*incident)),
+            Some(None) => Some(None),
+            None if loaded => Some(None),
+            None => None,
+        };
+        if let Some(cached) = cached {
+            return Ok(cached);
+        }
+        // The newest is picked here: with `ORDER BY created_at` SQLite's planner walks the
+        // organisation's incidents by creation time instead of seeking the service.
+        let rows = sqlx::query(
+            "SELECT id, status, severity, created_at FROM incidents WHERE org_id = $1 \
+             AND service = $2 AND status <> 'resolved' AND COALESCE(environment, '') = $3 \
+             AND created_at >= $4",
+        )
+        .bind(org.to_string())
+        .bind(service)
+        .bind(&key.2)
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        let mut found = None;
+        for row in rows {
+            let id: IncidentId = parse_column(&text(&row, "id")?, "incident id")?;
+            let state = incident_state(org, &row)?;
+            if found.is_none_or(|(at, newest)| (state.created_at, id) > (at, newest)) {
+                found = Some((state.created_at, id));
+            }
+            self.incidents.entry(id).or_insert(state);
+        }
+        let found = found.map(|(_, id)| id);
+        self.by_service.insert(key, found);
+        Ok(found)
+    }
+
+    async fn open_incident(
+        &mut self,
+        conn: &mut AnyConnection,
+        run: &mut UnitRun<'_>,
+        alert: &Alert,
+    ) -> Result<IncidentId, StoreError> {
+        let org = run.unit.org;
+        let id = IncidentId::new();
+        let now = to_millis(run.now);
+        sqlx::query(
+            "INSERT INTO incidents (id, org_id, title, status, severity, service, environment, \
+             created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $7)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(&alert.title)
+        .bind(alert.severity.as_str())
+        .bind(alert.service.clone())
+        .bind(alert.environment.clone())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO jobs (id, org_id, kind, payload, status, attempts, run_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5)",
+        )
+        .bind(JobId::new().to_string())
+        .bind(org.to_string())
+        .bind(job::INVESTIGATE)
+        .bind(to_json(&json!({"incident_id": id}))?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        self.incidents.insert(
+            id,
+            IncidentState {
+                org,
+                status: IncidentStatus::Open,
+                severity: alert.severity,
+                created_at: now,
+                touched: None,
+            },
+        );
+        if let Some(service) = &alert.service {
+            let environment = alert.environment.clone().unwrap_or_default();
+            self.by_service
+                .insert((org, service.clone(), environment), Some(id));
+        }
+        let detail = json!({"title": alert.title, "severity": alert.severity});
+        self.event(run, id, EventKind::Opened, detail);
+        run.outcome.new_incidents.push(id);
+        Ok(id)
+    }
+
+    /// The incident's state, read once per batch.
+    async fn incident(
+        &mut self,
+        conn: &mut AnyConnection,
+        org: OrgId,
+        id: IncidentId,
+    ) -> Result<&IncidentState, StoreError> {
+        match self.incidents.entry(id) {
+            Entry::Occupied(known) => Ok(known.into_mut()),
+            Entry::Vacant(unknown) => {
+                let row = sqlx::query(
+                    "SELECT status, severity, created_at FROM incidents \
+                     WHERE org_id = $1 AND id = $2",
+                )
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_error)?
+                .ok_or(StoreError::NotFound("incident"))?;
+                Ok(unknown.insert(incident_state(org, &row)?))
+            }
+        }
+    }
+
+    /// An incident's severity follows its most severe alert upwards; lowering it is a person's
+    /// decision.
+    fn raise_severity(&mut self, run: &UnitRun<'_>, incident: IncidentId, alert: &Alert) {
+        let Some(state) = self.incidents.get_mut(&incident) else {
+            return;
+        };
+        if alert.severity > state.severity {
+            let detail = json!({
+                "from": state.severity,
+                "to": alert.severity,
+                "reason": format!("alert {}", alert.fingerprint),
+            });
+            state.severity = alert.severity;
+            self.event(run, incident, EventKind::SeverityChanged, detail);
+        }
+    }
+
+    fn event(
+        &mut self,
+        run: &UnitRun<'_>,
+        incident: IncidentId,
+        kind: EventKind,
+        detail: serde_json::Value,
+    ) {
+        self.push_event(run, incident, Actor::Source(run.unit.source), kind, detail);
+    }
+
+    fn push_event(
+        &mut self,
+        run: &UnitRun<'_>,
+        incident: IncidentId,
+        actor: Actor,
+        kind: EventKind,
+        detail: serde_json::Value,
+    ) {
+        if let Some(state) = self.incidents.get_mut(&incident) {
+            state.touched = Some(run.now);
+        }
+        self.events.push(EventRow {
+            org: run.unit.org,
+            incident,
+            at: run.now,
+            actor,
+            kind,
+            detail,
+        });
+    }
+
+    /// Resolves the incidents whose last firing alert resolved in this delivery.
+    async fn auto_resolve(
+        &mut self,
+        conn: &mut AnyConnection,
+        run: &mut UnitRun<'_>,
+    ) -> Result<(), StoreError> {
+        let org = run.unit.org;
+        self.flush_alerts(conn).await?;
+        let mut candidates = Vec::new();
+        for incident in std::mem::take(&mut run.resolved_in) {
+            let status = self.incident(conn, org, incident).await?.status;
+            if status.is_active() {
+                candidates.push((incident, status));
+            }
+        }
+        let mut firing = BTreeSet::new();
+        for chunk in candidates.chunks(VALUES_PER_LIST) {
+            let sql = format!(
+                "SELECT DISTINCT incident_id FROM alerts WHERE org_id = $1 \
+                 AND status = 'firing' AND incident_id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.to_string());
+            for (incident, _) in chunk {
+                query = query.bind(incident.to_string());
+            }
+            for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+                firing.insert(parse_column::<IncidentId>(
+                    &text(&row, "incident_id")?,
+                    "incident id",
+                )?);
+            }
+        }
+        for (incident, status) in candidates {
+            if firing.contains(&incident) {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE incidents SET status = 'resolved', resolved_at = $1, updated_at = $1 \
+                 WHERE org_id = $2 AND id = $3",
+            )
+            .bind(to_millis(run.now))
+            .bind(org.to_string())
+            .bind(incident.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+            if let Some(state) = self.incidents.get_mut(&incident) {
+                state.status = IncidentStatus::Resolved;
+            }
+            // An older open incident of the service may remain: the next lookup asks the database.
+            let services_loaded = &mut self.services_loaded;
+            self.by_service.retain(|(org, service, _), open| {
+                let keep = *open != Some(incident);
+                if !keep {
+                    services_loaded.remove(&(*org, service.clone()));
+                }
+                keep
+            });
+            let detail = json!({
+                "from": status,
+                "to": IncidentStatus::Resolved,
+                "reason": "all alerts resolved",
+            });
+            self.push_event(
+                run,
+                incident,
+                Actor::System,
+                EventKind::StatusChanged,
+                detail,
+            );
+            run.outcome.resolved_incidents.push(incident);
+        }
+        Ok(())
+    }
+
+    /// Writes the alerts changed since the last flush.
+    async fn flush_alerts(&mut self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        let mut inserts = Vec::new();
+        let mut repeats: BTreeMap<(OrgId, i64, u64), Vec<String>> = BTreeMap::new();
+        for ((org, source, _), state) in &mut self.alerts {
+            match state.write {
+                Write::Clean => continue,
+                Write::Insert => inserts.push(alert_row(*org, *source, state)?),
+                Write::Update => update_alert(conn, *org, state).await?,
+                Write::Repeat => repeats
+                    .entry((*org, to_millis(state.last_seen), state.repeats))
+                    .or_default()
+                    .push(state.id.to_string()),
+            }
+            state.write = Write::Clean;
+            state.repeats = 0;
+        }
+        insert_rows(
+            conn,
+            "INSERT INTO alerts (id, org_id, source_id, fingerprint, status, severity, title, \
+             description, labels, annotations, service, environment, starts_at, ends_at, link, \
+             raw, first_seen_at, last_seen_at, repeat_count, incident_id) VALUES ",
+            inserts,
+        )
+        .await?;
+        for ((org, last_seen, n), ids) in repeats {
+            for chunk in ids.chunks(VALUES_PER_LIST) {
+                let sql = format!(
+                    "UPDATE alerts SET repeat_count = repeat_count + $1, last_seen_at = $2 \
+                     WHERE org_id = $3 AND id IN ({})",
+                    placeholders(4, chunk.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                    .bind(last_seen)
+                    .bind(org.to_string());
+                for id in chunk {
+                    query = query.bind(id.as_str());
+                }
+                query.execute(&mut *conn).await.map_err(db_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything left: alerts, timeline events, incident changes, delivery records.
+    async fn finish(&mut self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        self.flush_alerts(conn).await?;
+        let events = std::mem::take(&mut self.events)
+            .into_iter()
+            .map(|e| {
+                Ok(vec![
+                    Val::Text(EventId::new().to_string()),
+                    Val::Text(e.org.to_string()),
+                    Val::Text(e.incident.to_string()),
+                    Val::Int(to_millis(e.at)),
+                    Val::Text(e.actor.to_string()),
+                    Val::Text(e.kind.as_str().to_owned()),
+                    Val::Text(to_json(&e.detail)?),
+                ])
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        insert_rows(
+            conn,
+            "INSERT INTO incident_events (id, org_id, incident_id, at, actor, kind, detail) VALUES ",
+            events,
+        )
+        .await?;
+        let mut touched: BTreeMap<OrgId, Vec<(IncidentId, i64, Severity)>> = BTreeMap::new();
+        for (id, state) in &self.incidents {
+            if let Some(at) = state.touched {
+                touched
+                    .entry(state.org)
+                    .or_default()
+                    .push((*id, to_millis(at), state.severity));
+            }
+        }
+        for (org, incidents) in touched {
+            for chunk in incidents.chunks(ROWS_PER_STATEMENT) {
+                update_incidents(conn, org, chunk).await?;
+            }
+        }
+        let deliveries = std::mem::take(&mut self.deliveries)
+            .into_iter()
+            .map(|d| {
+                let id = d
+                    .outcome
+                    .delivery_id
+                    .ok_or_else(|| StoreError::Backend("delivery without an id".into()))?;
+                Ok(vec![
+                    Val::Text(id.to_string()),
+                    Val::Text(d.org.to_string()),
+                    Val::Text(d.source.to_string()),
+                    Val::Int(to_millis(d.received_at)),
+                    Val::Text("accepted".into()),
+                    Val::Int(i64::try_from(d.alerts).unwrap_or(i64::MAX)),
+                    Val::Text(d.body_sha256),
+                    Val::Text(to_json(&d.outcome)?),
+                ])
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        insert_rows(
+            conn,
+            "INSERT INTO deliveries (id, org_id, source_id, received_at, outcome, alert_count, \
+             body_sha256, result) VALUES ",
+            deliveries,
+        )
+        .await
+    }
+}
+
+/// The stored fields of an alert that a repeat may change; `raw` is not compared (a sender may
+/// vary envelope details), but it is kept up to date when something else changes.
+fn comparable(alert: &Alert) -> BTreeMap<&'static str, serde_json::Value> {
+    BTreeMap::from([
+        ("status", json!(alert.status)),
+        ("severity", json!(alert.severity)),
+        ("title", json!(alert.title)),
+        ("description", json!(alert.description)),
+        ("labels", json!(alert.labels)),
+        ("annotations", json!(alert.annotations)),
+        ("service", json!(alert.service)),
+        ("environment", json!(alert.environment)),
+        ("starts_at", json!(to_millis(alert.starts_at))),
+        ("ends_at", json!(alert.ends_at.map(to_millis))),
+        ("link", json!(alert.link)),
+    ])
+}
+
+fn incident_state(org: OrgId, row: &sqlx::any::AnyRow) -> Result<IncidentState, StoreError> {
+    Ok(IncidentState {
+        org,
+        status: parse_column(&text(row, "status")?, "incident status")?,
+        severity: parse_column(&text(row, "severity")?, "severity")?,
+        created_at: time_ms(row, "created_at")?,
+        touched: None,
+    })
+}
+
+fn time_ms(row: &sqlx::any::AnyRow, col: &str) -> Result<i64, StoreError> {
+    time_at(row, col).map(to_millis)
+}
+
+fn alert_row(org: OrgId, source: SourceId, state: &AlertState) -> Result<Vec<Val>, StoreError> {
+    let a = &state.alert;
+    Ok(vec![
+        Val::Text(state.id.to_string()),
+        Val::Text(org.to_string()),
+        Val::Text(source.to_string()),
+        Val::Text(a.fingerprint.as_str().to_owned()),
+        Val::Text(a.status.as_str().to_owned()),
+        Val::Text(a.severity.as_str().to_owned()),
+        Val::Text(a.title.clone()),
+        Val::Text(a.description.clone()),
+        Val::Text(to_json(&a.labels)?),
+        Val::Text(to_json(&a.annotations)?),
+        Val::OptText(a.service.clone()),
+        Val::OptText(a.environment.clone()),
+        Val::Int(to_millis(a.starts_at)),
+        Val::OptInt(a.ends_at.map(to_millis)),
+        Val::OptText(a.link.clone()),
+        Val::Text(to_json(&a.raw)?),
+        Val::Int(to_millis(state.first_seen)),
+        Val::Int(to_millis(state.last_seen)),
+        Val::Int(i64::try_from(state.repeats).unwrap_or(i64::MAX)),
+        Val::OptText(state.incident.map(|i| i.to_string())),
+    ])
+}
+
+async fn update_alert(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    state: &AlertState,
+) -> Result<(), StoreError> {
+    let a = &state.alert;
+    sqlx::query(
+        "UPDATE alerts SET status = $1, severity = $2, title = $3, description = $4, \
+         labels = $5, annotations = $6, service = $7, environment = $8, starts_at = $9, \
+         ends_at = $10, link = $11, raw = $12, last_seen_at = $13, \
+         repeat_count = repeat_count + $14, incident_id = $15 \
+         WHERE org_id = $16 AND id = $17",
+    )
+    .bind(a.status.as_str())
+    .bind(a.severity.as_str())
+    .bind(&a.title)
+    .bind(&a.description)
+    .bind(to_json(&a.labels)?)
+    .bind(to_json(&a.annotations)?)
+    .bind(a.service.clone())
+    .bind(a.environment.clone())
+    .bind(to_millis(a.starts_at))
+    .bind(a.ends_at.map(to_millis))
+    .bind(a.link.clone())
+    .bind(to_json(&a.raw)?)
+    .bind(to_millis(state.last_seen))
+    .bind(i64::try_from(state.repeats).unwrap_or(i64::MAX))
+    .bind(state.incident.map(|i| i.to_string()))
+    .bind(org.to_string())
+    .bind(state.id.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Sets `updated_at` and `severity` of several incidents in one statement.
+async fn update_incidents(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    incidents: &[(IncidentId, i64, Severity)],
+) -> Result<(), StoreError> {
+    let n = incidents.len();
+    let cases = |first: usize| {
+        (0..n)
+            .map(|i| format!("WHEN ${} THEN ${}", first + 2 * i, first + 2 * i + 1))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let sql = format!(
+        "UPDATE incidents SET updated_at = CASE id {} END, severity = CASE id {} END \
+         WHERE org_id = $1 AND id IN ({})",
+        cases(2),
+        cases(2 + 2 * n),
+        placeholders(2 + 4 * n, n)
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.to_string());
+    for (id, at, _) in incidents {
+        query = query.bind(id.to_string()).bind(*at);
+    }
+    for (id, _, severity) in incidents {
+        query = query.bind(id.to_string()).bind(severity.as_str());
+    }
+    for (id, _, _) in incidents {
+        query = query.bind(id.to_string());
+    }
+    query.execute(&mut *conn).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// A value bound into a multi-row statement.
+enum Val {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+/// `$start, $start+1, ...`: `n` numbered placeholders.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts `rows` (all of one width) with multi-row `VALUES` statements after `head`.
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    head: &str,
+    rows: Vec<Vec<Val>>,
+) -> Result<(), StoreError> {
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        let mut sql = String::from(head);
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(&placeholders(1 + i * width, width));
+            sql.push(')');
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for value in chunk.into_iter().flatten() {
+            query = match value {
+                Val::Text(v) => query.bind(v),
+                Val::OptText(v) => query.bind(v),
+                Val::Int(v) => query.bind(v),
+                Val::OptInt(v) => query.bind(v),
+            };
+        }
+        query.execute(&mut *conn).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_are_numbered_from_start() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(1, 0), "");
+    }
+}
