@@ -93,3 +93,15 @@ id_type!(
     /// An organisation's label-based grouping rule.
     GroupingRuleId
 );
+id_type!(
+    /// One investigation of an incident (or a manual one): its steps, report and usage.
+    InvestigationId
+);
+id_type!(
+    /// A configured connection to a team's system (Prometheus, Kubernetes, a cloud account).
+    ConnectorId
+);
+id_type!(
+    /// A request for a person to approve one mutating tool call.
+    ApprovalId
+);

@@ -17,7 +17,10 @@ use time::OffsetDateTime;
 
 use crate::ids::{JobId, OrgId};
 
-/// The job kind a new incident enqueues; its payload is `{"incident_id": "<id>"}`.
+/// The job kind that runs an investigation. Ingest enqueues one per new incident with payload
+/// `{"incident_id": "<id>"}` (the worker creates the investigation);
+/// [`enqueue_investigation`](crate::ports::InvestigationStore::enqueue_investigation) enqueues one
+/// with `{"investigation_id": "<id>", "incident_id": "<id>" | null}`.
 pub const INVESTIGATE: &str = "investigate";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -11,14 +11,18 @@ pub mod events;
 pub mod grouping;
 pub mod ids;
 pub mod incident;
+pub mod investigation;
 pub mod job;
+pub mod llm;
 pub mod model;
 pub mod ports;
 pub mod secrets;
 pub mod source;
+pub mod telemetry;
+pub mod tool;
 
 pub use error::{SecretError, StoreError};
 pub use ids::{
-    AlertId, DeliveryId, EventId, GroupingRuleId, IncidentId, JobId, OrgId, SourceId, TokenId,
-    UserId,
+    AlertId, ApprovalId, ConnectorId, DeliveryId, EventId, GroupingRuleId, IncidentId,
+    InvestigationId, JobId, OrgId, SourceId, TokenId, UserId,
 };

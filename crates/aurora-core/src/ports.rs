@@ -12,10 +12,17 @@ use time::OffsetDateTime;
 use crate::alert::Alert;
 use crate::error::StoreError;
 use crate::grouping::{GroupingRule, NewGroupingRule};
-use crate::ids::{GroupingRuleId, IncidentId, JobId, OrgId, SourceId, TokenId, UserId};
+use crate::ids::{
+    ApprovalId, ConnectorId, GroupingRuleId, IncidentId, InvestigationId, JobId, OrgId, SourceId,
+    TokenId, UserId,
+};
 use crate::incident::{
     Actor, AlertFilter, AlertPage, Incident, IncidentChange, IncidentDetail, IncidentEvent,
     IncidentFilter, IncidentPage,
+};
+use crate::investigation::{
+    Approval, Connector, ConnectorCheck, Investigation, InvestigationStatus, LlmSettings,
+    NewConnector, NewStep, Report, Step, UsageSummary,
 };
 use crate::job::{Job, JobCounts, JobDepth, JobFilter, NewJob, RetryPolicy};
 use crate::model::{ApiToken, Email, Org, Role, Session, User, UserCredentials};
@@ -285,9 +292,175 @@ pub trait JobQueue: Send + Sync {
     async fn job_depths(&self) -> Result<Vec<JobDepth>, StoreError>;
 }
 
+/// Investigations and their step logs, approvals of mutating tool calls, connectors, and the
+/// organisation's LLM settings and usage.
+///
+/// An investigation is `queued`, then `running` (it stays so when a restarted worker resumes
+/// it), then `completed`, `failed` or `cancelled`. Its steps are numbered 1, 2, 3, … without
+/// gaps in the order they were appended, and their usage and cost add up to the
+/// investigation's.
+#[async_trait]
+pub trait InvestigationStore: Send + Sync {
+    /// Creates a `queued` investigation. [`StoreError::NotFound`] when the incident or the user
+    /// is not the organisation's.
+    async fn create_investigation(
+        &self,
+        org: OrgId,
+        incident: Option<IncidentId>,
+        trigger: &str,
+        requested_by: Option<UserId>,
+    ) -> Result<Investigation, StoreError>;
+    /// Creates a `queued` investigation and the [`INVESTIGATE`](crate::job::INVESTIGATE) job
+    /// that runs it, in one transaction. The job's payload is
+    /// `{"investigation_id": "<id>", "incident_id": "<id>" | null}`.
+    async fn enqueue_investigation(
+        &self,
+        org: OrgId,
+        incident: Option<IncidentId>,
+        trigger: &str,
+        requested_by: Option<UserId>,
+    ) -> Result<(Investigation, JobId), StoreError>;
+    async fn get_investigation(
+        &self,
+        org: OrgId,
+        id: InvestigationId,
+    ) -> Result<Investigation, StoreError>;
+    /// The organisation's investigations (of one incident, if given), newest first; at most
+    /// `limit` (1 to 200).
+    async fn list_investigations(
+        &self,
+        org: OrgId,
+        incident: Option<IncidentId>,
+        limit: u32,
+    ) -> Result<Vec<Investigation>, StoreError>;
+    /// The incident's newest investigation.
+    async fn latest_for_incident(
+        &self,
+        org: OrgId,
+        incident: IncidentId,
+    ) -> Result<Option<Investigation>, StoreError>;
+
+    /// Marks a `queued` investigation `running` from `now` with `model`; a `running` one stays
+    /// running (a resume) and takes `model` if given. [`StoreError::Conflict`] when it is
+    /// already final.
+    async fn start_investigation(
+        &self,
+        org: OrgId,
+        id: InvestigationId,
+        model: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Investigation, StoreError>;
+    /// Ends a `queued` or `running` investigation with a final `status`, its report and error.
+    /// [`StoreError::Conflict`] when `status` is not final or the investigation already ended.
+    async fn finish_investigation(
+        &self,
+        org: OrgId,
+        id: InvestigationId,
+        status: InvestigationStatus,
+        report: Option<&Report>,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Investigation, StoreError>;
+    /// Asks a running investigation to stop at its next step; a queued one is `cancelled` at
+    /// once. A final one is returned as it is.
+    async fn request_cancel(
+        &self,
+        org: OrgId,
+        id: InvestigationId,
+    ) -> Result<Investigation, StoreError>;
+    async fn is_cancel_requested(
+        &self,
+        org: OrgId,
+        id: InvestigationId,
+    ) -> Result<bool, StoreError>;
+
+    /// Appends a step with the next seq and adds its usage and cost to the investigation's, in
+    /// one transaction: concurrent appends get distinct, consecutive seqs.
+    async fn append_step(
+        &self,
+        org: OrgId,
+        id: InvestigationId,
+        step: NewStep,
+        now: OffsetDateTime,
+    ) -> Result<Step, StoreError>;
+    /// The investigation's steps after `after_seq` (all when `None`), in seq order.
+    async fn list_steps(
+        &self,
+        org: OrgId,
+        id: InvestigationId,
+        after_seq: Option<u32>,
+    ) -> Result<Vec<Step>, StoreError>;
+
+    /// Asks for a person's approval of the tool call recorded as step `step_seq`.
+    /// [`StoreError::NotFound`] when the step is not the organisation's;
+    /// [`StoreError::Conflict`] when the step already has an approval.
+    async fn create_approval(
+        &self,
+        org: OrgId,
+        investigation: InvestigationId,
+        step_seq: u32,
+        tool: &str,
+        arguments: &serde_json::Value,
+    ) -> Result<Approval, StoreError>;
+    async fn get_approval(&self, org: OrgId, id: ApprovalId) -> Result<Approval, StoreError>;
+    /// The organisation's approvals waiting for a decision, oldest first.
+    async fn list_pending_approvals(&self, org: OrgId) -> Result<Vec<Approval>, StoreError>;
+    /// Records `user`'s decision on a pending approval. [`StoreError::NotFound`] when the
+    /// approval or the user is not the organisation's; [`StoreError::Conflict`] when it was
+    /// already decided.
+    async fn decide_approval(
+        &self,
+        org: OrgId,
+        id: ApprovalId,
+        approve: bool,
+        user: UserId,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Approval, StoreError>;
+    /// The approval asked for step `step_seq` of the investigation, if any.
+    async fn approval_for_step(
+        &self,
+        org: OrgId,
+        investigation: InvestigationId,
+        step_seq: u32,
+    ) -> Result<Option<Approval>, StoreError>;
+
+    /// [`StoreError::Conflict`] when the organisation has a connector of that name.
+    async fn create_connector(
+        &self,
+        org: OrgId,
+        connector: NewConnector,
+    ) -> Result<Connector, StoreError>;
+    /// The organisation's connectors, by name.
+    async fn list_connectors(&self, org: OrgId) -> Result<Vec<Connector>, StoreError>;
+    async fn get_connector(&self, org: OrgId, id: ConnectorId) -> Result<Connector, StoreError>;
+    /// Records the outcome of a health check.
+    async fn update_connector_check(
+        &self,
+        org: OrgId,
+        id: ConnectorId,
+        check: &ConnectorCheck,
+    ) -> Result<Connector, StoreError>;
+    /// Deletes the connector and returns it, so that the caller can delete its secrets.
+    async fn delete_connector(&self, org: OrgId, id: ConnectorId) -> Result<Connector, StoreError>;
+
+    /// The organisation's LLM settings, if someone saved them.
+    async fn get_llm_settings(&self, org: OrgId) -> Result<Option<LlmSettings>, StoreError>;
+    /// Creates or replaces the organisation's LLM settings.
+    async fn put_llm_settings(&self, org: OrgId, settings: &LlmSettings) -> Result<(), StoreError>;
+    /// What the investigations created at or after `since` used, together.
+    async fn usage_since(
+        &self,
+        org: OrgId,
+        since: OffsetDateTime,
+    ) -> Result<UsageSummary, StoreError>;
+}
+
 /// The primary store. Later capabilities add their own sub-traits here.
 #[async_trait]
-pub trait Store: AccountStore + SignalStore + JobQueue + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + SignalStore + JobQueue + InvestigationStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;
 

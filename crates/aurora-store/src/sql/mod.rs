@@ -3,6 +3,7 @@
 
 mod accounts;
 mod grouping;
+mod investigations;
 mod jobs;
 #[macro_use]
 mod signals;

@@ -5,5 +5,6 @@
 
 mod accounts;
 mod harness;
+mod investigations;
 mod jobs;
 mod signals;
