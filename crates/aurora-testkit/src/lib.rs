@@ -10,6 +10,7 @@
 
 mod app;
 mod browser;
+pub mod llm;
 pub mod peers;
 pub mod sns;
 

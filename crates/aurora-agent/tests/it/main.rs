@@ -1,0 +1,5 @@
+//! Integration tests for aurora-agent.
+
+#![allow(clippy::unwrap_used)]
+
+mod llm;
