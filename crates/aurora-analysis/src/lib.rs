@@ -9,6 +9,8 @@
 //! - [`explain`]: each service's share of a known alert, along the call graph.
 //! - [`rank`]: the API, `rank(frame, window, topology) -> Ranking`.
 //! - [`eval`]: run many cases and report AC@k and Avg@5.
+//! - [`synth`]: seeded synthetic incidents (metrics, logs, traces, call graph, alert) for
+//!   `aurora demo` and tests.
 //!
 //! The crate reads files and computes; it does no network IO.
 
@@ -24,6 +26,7 @@ pub mod metric_scores;
 pub mod onset;
 pub mod rank;
 mod stats;
+pub mod synth;
 pub mod topology;
 pub mod trace_scores;
 pub mod windows;
