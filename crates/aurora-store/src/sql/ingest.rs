@@ -538,7 +538,7 @@ impl Batch {
             run.outcome.new_alerts += 1;
             // A resolve for an alert never seen is kept for the record but opens nothing.
             if alert.status == AlertStatus::Firing {
-                self.attach(conn, run, &key).await?;
+                self.attach(conn, run, &key, alert).await?;
             }
             return Ok(());
         };
@@ -584,7 +584,7 @@ impl Batch {
                 run.resolved_in.insert(incident);
             }
             // Firing again after it resolved, or still firing with no open incident to show it.
-            (_, AlertStatus::Firing, None) => self.attach(conn, run, &key).await?,
+            (_, AlertStatus::Firing, None) => self.attach(conn, run, &key, alert).await?,
             (_, _, Some(incident)) => {
                 let detail = json!({
                     "alert_id": alert_id,
@@ -610,12 +610,12 @@ impl Batch {
         conn: &mut AnyConnection,
         run: &mut UnitRun<'_>,
         key: &AlertKey,
+        alert: &Alert,
     ) -> Result<(), StoreError> {
         let (org, now) = (run.unit.org, run.now);
-        let Some(state) = self.alerts.get(key) else {
+        let Some(alert_id) = self.alerts.get(key).map(|state| state.id) else {
             return Err(StoreError::Backend("ingest lost track of an alert".into()));
         };
-        let (alert_id, alert) = (state.id, state.alert.clone());
 
         let mut found = self
             .open_incident_of_fingerprint(org, key, alert_id)
@@ -646,7 +646,7 @@ impl Batch {
         let (incident, reason) = match found {
             Some(found) => found,
             None => (
-                self.open_incident(conn, run, &alert).await?,
+                self.open_incident(conn, run, alert).await?,
                 "opened the incident".to_owned(),
             ),
         };
@@ -665,7 +665,7 @@ impl Batch {
             "reason": reason,
         });
         self.event(run, incident, EventKind::AlertAttached, detail);
-        self.raise_severity(run, incident, &alert);
+        self.raise_severity(run, incident, alert);
         Ok(())
     }
 
