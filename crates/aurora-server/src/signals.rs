@@ -38,6 +38,7 @@ use aurora_core::source::{
 use aurora_core::{SecretError, StoreError};
 use aurora_signals::sns::SnsMessage;
 use aurora_signals::{AuthError, Delivery, ParseError, ParseOptions, auth};
+use moka::sync::Cache;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -93,7 +94,15 @@ pub struct Signals {
     events: Arc<dyn EventBus>,
     config: SignalsConfig,
     sns: Sns,
+    /// Sources by id for the webhook path, which reads one per delivery. Rotating a secret here
+    /// forgets its entry; another process sees a rotation within [`SOURCE_CACHE_TTL`], during
+    /// which the previous secret stays valid anyway (`signals.rotation_grace`).
+    sources: Cache<SourceId, AlertSource>,
 }
+
+/// How long a source read for a delivery is reused.
+pub const SOURCE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+const SOURCE_CACHE_CAPACITY: u64 = 10_000;
 
 /// Most deliveries [`Signals::list_deliveries`] returns.
 pub const MAX_DELIVERIES: u32 = 100;
@@ -111,6 +120,10 @@ impl Signals {
             events,
             config,
             sns: Sns::new(Arc::new(NoSnsFetcher)),
+            sources: Cache::builder()
+                .max_capacity(SOURCE_CACHE_CAPACITY)
+                .time_to_live(SOURCE_CACHE_TTL)
+                .build(),
         }
     }
 
@@ -197,6 +210,7 @@ impl Signals {
             .await
         {
             Ok((source, dropped)) => {
+                self.sources.invalidate(&id);
                 if let Some(dropped) = dropped {
                     self.forget(org, &dropped).await;
                 }
@@ -241,11 +255,7 @@ impl Signals {
         body: &[u8],
     ) -> Result<IngestOutcome, SignalError> {
         let id: SourceId = source_id.parse().map_err(|_| SignalError::UnknownSource)?;
-        let source = self
-            .store
-            .find_source(id)
-            .await?
-            .ok_or(SignalError::UnknownSource)?;
+        let source = self.find_source(id).await?;
         let now = OffsetDateTime::now_utc();
         let secrets = self.valid_secrets(&source, now).await?;
         if source.kind == SourceKind::Cloudwatch {
@@ -295,11 +305,7 @@ impl Signals {
         kind: Option<&str>,
         body: &[u8],
     ) -> Result<IngestOutcome, SignalError> {
-        let source = self
-            .store
-            .find_source(source_id)
-            .await?
-            .ok_or(SignalError::UnknownSource)?;
+        let source = self.find_source(source_id).await?;
         let now = OffsetDateTime::now_utc();
         let kind = match kind
             .map(str::parse::<SourceKind>)
@@ -486,6 +492,20 @@ impl Signals {
                 .await;
         }
         Ok(merged)
+    }
+
+    /// The source a delivery names, read at most once per [`SOURCE_CACHE_TTL`].
+    async fn find_source(&self, id: SourceId) -> Result<AlertSource, SignalError> {
+        if let Some(source) = self.sources.get(&id) {
+            return Ok(source);
+        }
+        let source = self
+            .store
+            .find_source(id)
+            .await?
+            .ok_or(SignalError::UnknownSource)?;
+        self.sources.insert(id, source.clone());
+        Ok(source)
     }
 
     /// The current secret and, during its grace period, the previous one.
