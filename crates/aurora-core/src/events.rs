@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeliveryId, IncidentId, OrgId, SourceId};
+use crate::ids::{DeliveryId, IncidentId, InvestigationId, OrgId, SourceId};
 
 /// Something that happened in one organisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,11 @@ pub enum DomainEvent {
         source: SourceId,
         delivery: Option<DeliveryId>,
     },
+    /// An investigation changed: it started, recorded a step, asks for an approval, or ended.
+    InvestigationUpdated {
+        investigation: InvestigationId,
+        incident: Option<IncidentId>,
+    },
 }
 
 impl DomainEvent {
@@ -37,6 +42,7 @@ impl DomainEvent {
             DomainEvent::IncidentOpened { .. } => "incident_opened",
             DomainEvent::IncidentUpdated { .. } => "incident_updated",
             DomainEvent::AlertReceived { .. } => "alert_received",
+            DomainEvent::InvestigationUpdated { .. } => "investigation_updated",
         }
     }
 
@@ -45,6 +51,7 @@ impl DomainEvent {
         match self {
             DomainEvent::IncidentOpened { incident }
             | DomainEvent::IncidentUpdated { incident } => Some(*incident),
+            DomainEvent::InvestigationUpdated { incident, .. } => *incident,
             DomainEvent::AlertReceived { .. } => None,
         }
     }

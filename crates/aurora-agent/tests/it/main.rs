@@ -2,4 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod harness;
+mod investigate;
 mod llm;
+mod tools;
