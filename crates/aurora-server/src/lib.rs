@@ -1,6 +1,7 @@
 //! Aurora's HTTP edge: the REST API under `/api`, health and metrics endpoints, and the
 //! server-rendered UI. Handlers are thin: they extract and parse the request, call
-//! [`Accounts`](accounts::Accounts), [`Signals`](signals::Signals) or a port, and render. There
+//! [`Accounts`](accounts::Accounts), [`Signals`](signals::Signals),
+//! [`Investigations`](investigations::Investigations) or a port, and render. There
 //! is no SQL here.
 
 pub mod accounts;
@@ -9,6 +10,7 @@ mod auth;
 pub mod config;
 pub mod error;
 mod extract;
+pub mod investigations;
 mod middleware;
 pub mod signals;
 pub mod sns;

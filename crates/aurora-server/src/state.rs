@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::accounts::Accounts;
 use crate::config::{AuthConfig, ServerConfig};
+use crate::investigations::Investigations;
 use crate::signals::Signals;
 
 /// What `/metrics` and the UI footer say about this build.
@@ -34,6 +35,7 @@ struct Inner {
     secrets: Arc<dyn SecretStore>,
     accounts: Arc<Accounts>,
     signals: Arc<Signals>,
+    investigations: Arc<Investigations>,
     config: Config,
     metrics: PrometheusHandle,
     build: BuildInfo,
@@ -42,11 +44,13 @@ struct Inner {
 }
 
 impl AppState {
+    #[allow(clippy::too_many_arguments)] // one per service; built once, by the binary
     pub fn new(
         store: Arc<dyn Store>,
         secrets: Arc<dyn SecretStore>,
         accounts: Arc<Accounts>,
         signals: Arc<Signals>,
+        investigations: Arc<Investigations>,
         config: Config,
         metrics: PrometheusHandle,
         build: BuildInfo,
@@ -59,6 +63,7 @@ impl AppState {
             secrets,
             accounts,
             signals,
+            investigations,
             config,
             metrics,
             build,
@@ -81,6 +86,10 @@ impl AppState {
 
     pub fn signals(&self) -> &Signals {
         &self.0.signals
+    }
+
+    pub fn investigations(&self) -> &Investigations {
+        &self.0.investigations
     }
 
     pub fn config(&self) -> &Config {

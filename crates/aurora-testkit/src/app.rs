@@ -22,6 +22,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub accounts: std::sync::Arc<Accounts>,
     pub store: std::sync::Arc<aurora_store::SqlStore>,
+    /// The secret store the app uses, to check what was (and was not) stored.
+    pub secrets: std::sync::Arc<dyn aurora_core::secrets::SecretStore>,
+    /// The app's event bus, to publish what a worker would (live page tests).
+    pub events: std::sync::Arc<dyn aurora_core::events::EventBus>,
     pub settings: Settings,
     /// Stands in for Amazon SNS: what Aurora fetched from it.
     pub sns: std::sync::Arc<TestSnsFetcher>,
@@ -45,6 +49,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     };
     settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.log.level = "warn".into();
+    // No job workers unless a test asks for them (`workers.concurrency`): tests that drive the
+    // queue themselves must not race the application's own workers for its jobs.
+    settings.workers.concurrency = 0;
     if let Ok(admin_url) = std::env::var(crate::DATABASE_URL_ENV) {
         settings.database.url = Some(crate::fresh_postgres_database(&admin_url).await);
     }
@@ -57,6 +64,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let addr = app.local_addr();
     let accounts = app.services().accounts.clone();
     let store = app.services().store.clone();
+    let secrets = app.services().secrets.clone();
+    let events = app.services().events.clone();
     let (stop, stopped) = oneshot::channel();
     let server = tokio::spawn(async move {
         app.run_until(async {
@@ -71,6 +80,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         client: client(),
         accounts,
         store,
+        secrets,
+        events,
         settings,
         sns,
         stop: Some(stop),

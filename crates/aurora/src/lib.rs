@@ -2,6 +2,8 @@
 //! application the binary does. This is the only crate that chooses implementations of ports.
 
 pub mod commands;
+pub mod connectors;
+pub mod investigate;
 pub mod settings;
 pub mod sns;
 pub mod startup;

@@ -31,8 +31,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve on embedded defaults, generate a realistic incident, investigate it and print the
+    /// report
+    Demo(commands::demo::Args),
     /// Run the server: web UI, API and background workers
     Serve(commands::serve::Args),
+    /// Investigate an incident (or an offline telemetry snapshot) in the foreground
+    Investigate(commands::investigate::Args),
     /// Apply database migrations and exit
     Migrate,
     /// Print the effective configuration, with secrets redacted
@@ -87,7 +92,9 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async move {
         match cli.command {
+            Command::Demo(args) => commands::demo::run(settings, args).await,
             Command::Serve(args) => commands::serve::run(settings, args).await,
+            Command::Investigate(args) => commands::investigate::run(settings, args).await,
             Command::Migrate => commands::migrate(settings).await,
             Command::Config => {
                 print!("{}", settings.to_redacted_toml());

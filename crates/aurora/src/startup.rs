@@ -9,20 +9,25 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use aurora_core::events::EventBus;
+use aurora_core::job;
 use aurora_core::ports::Store;
 use aurora_core::secrets::SecretStore;
 use aurora_server::AppState;
 use aurora_server::accounts::Accounts;
+use aurora_server::investigations::Investigations;
 use aurora_server::signals::Signals;
 use aurora_server::sns::SnsFetcher;
 use aurora_store::{InProcessEventBus, LocalSecretStore, SECRET_KEY_ENV, SqlStore};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
+use crate::connectors::BuiltinConnectors;
+use crate::investigate::{InvestigateJob, OrgResources};
 use crate::settings::Settings;
 use crate::sns::HttpSnsFetcher;
 use crate::telemetry::metrics_handle;
-use crate::worker::Worker;
+use crate::worker::{JobWakingEvents, Worker};
 
 /// How often expired sessions are removed.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
@@ -35,10 +40,28 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Services {
     pub store: Arc<SqlStore>,
     pub secrets: Arc<dyn SecretStore>,
-    /// Domain events for live views; in-process (one Aurora per database for now).
+    /// Domain events for live views; in-process (one Aurora per database for now). Publishing
+    /// an event that means a job was enqueued also wakes [`Services::jobs_wake`].
     pub events: Arc<dyn EventBus>,
+    /// Wakes this process's idle job workers.
+    pub jobs_wake: Arc<Notify>,
     pub accounts: Arc<Accounts>,
     pub signals: Arc<Signals>,
+    /// Investigations, approvals, connectors and LLM settings.
+    pub investigations: Arc<Investigations>,
+    /// The connector kinds of this build.
+    pub connectors: Arc<BuiltinConnectors>,
+}
+
+impl Services {
+    /// What investigations of an organisation may use: its connectors and chat model.
+    pub fn resources(&self) -> Arc<OrgResources> {
+        Arc::new(OrgResources::new(
+            self.store.clone(),
+            self.secrets.clone(),
+            self.connectors.clone(),
+        ))
+    }
 }
 
 impl Services {
@@ -60,7 +83,11 @@ impl Services {
             settings.auth.session_ttl,
             settings.auth.token_cache_ttl,
         ));
-        let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::default());
+        let jobs_wake = Arc::new(Notify::new());
+        let events: Arc<dyn EventBus> = Arc::new(JobWakingEvents::new(
+            Arc::new(InProcessEventBus::default()),
+            jobs_wake.clone(),
+        ));
         let signals = Arc::new(
             Signals::new(
                 store.clone() as Arc<dyn Store>,
@@ -70,12 +97,25 @@ impl Services {
             )
             .with_sns_fetcher(sns),
         );
+        let connectors = Arc::new(BuiltinConnectors::new(
+            secrets.clone(),
+            aurora_connectors::ssrf::UrlPolicy::default(),
+        ));
+        let investigations = Arc::new(Investigations::new(
+            store.clone() as Arc<dyn Store>,
+            secrets.clone(),
+            events.clone(),
+            connectors.clone(),
+        ));
         Ok(Self {
             store,
             secrets,
             events,
+            jobs_wake,
             accounts,
             signals,
+            investigations,
+            connectors,
         })
     }
 }
@@ -134,6 +174,7 @@ impl Application {
             services.secrets.clone(),
             services.accounts.clone(),
             services.signals.clone(),
+            services.investigations.clone(),
             aurora_server::Config {
                 server: settings.server.clone(),
                 auth: settings.auth.clone(),
@@ -150,7 +191,16 @@ impl Application {
                     settings.server.listen
                 )
             })?;
-        let worker = Worker::new(services.store.clone(), settings.workers.clone());
+        let mut worker = Worker::new(services.store.clone(), settings.workers.clone())
+            .with_waker(services.jobs_wake.clone());
+        worker.register(
+            job::INVESTIGATE,
+            Arc::new(InvestigateJob::new(
+                services.store.clone(),
+                services.events.clone(),
+                services.resources(),
+            )),
+        );
         Ok(Self {
             listener,
             router,

@@ -12,12 +12,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use aurora_core::StoreError;
+use aurora_core::events::{DomainEvent, EventBus, EventSubscription};
+use aurora_core::ids::OrgId;
 use aurora_core::job::{Job, JobError, JobHandler, JobStatus, RetryPolicy};
 use aurora_core::ports::JobQueue;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 /// How often the queue depth is measured and unhandled kinds are looked for.
@@ -133,6 +136,8 @@ pub struct Worker {
     clock: Clock,
     /// Kinds already reported as queued with no handler.
     reported: Mutex<BTreeSet<String>>,
+    /// Wakes an idle worker loop before its poll interval ends (see [`JobWakingEvents`]).
+    wake: Arc<Notify>,
 }
 
 impl Worker {
@@ -145,7 +150,15 @@ impl Worker {
             name: format!("pid{}-{:x}", std::process::id(), started % (1 << 40)),
             clock: Arc::new(OffsetDateTime::now_utc),
             reported: Mutex::new(BTreeSet::new()),
+            wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Lets `wake` end an idle loop's wait: a job enqueued in this process starts at once
+    /// instead of after up to `workers.poll_interval`.
+    pub fn with_waker(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -351,6 +364,7 @@ impl Worker {
                     }
                     tokio::select! {
                         () = tokio::time::sleep(worker.config.poll_interval) => {}
+                        () = worker.wake.notified() => {}
                         _ = stopped.changed() => {}
                     }
                 }
@@ -374,6 +388,41 @@ impl Worker {
             stop: Arc::new(stop),
             tasks,
         }
+    }
+}
+
+/// The event bus, also waking the job workers when an event means a job was probably just
+/// enqueued in this process: an incident opened (its `investigate` job) or an investigation
+/// changed (a re-investigation). A wake with nothing due costs one look at the queue.
+pub struct JobWakingEvents {
+    inner: Arc<dyn EventBus>,
+    wake: Arc<Notify>,
+}
+
+impl JobWakingEvents {
+    pub fn new(inner: Arc<dyn EventBus>, wake: Arc<Notify>) -> Self {
+        Self { inner, wake }
+    }
+}
+
+#[async_trait]
+impl EventBus for JobWakingEvents {
+    async fn publish(&self, org: OrgId, event: DomainEvent) {
+        self.inner.publish(org, event).await;
+        if matches!(
+            event,
+            DomainEvent::IncidentOpened { .. } | DomainEvent::InvestigationUpdated { .. }
+        ) {
+            self.wake.notify_one();
+        }
+    }
+
+    fn subscribe(&self, org: OrgId) -> Box<dyn EventSubscription> {
+        self.inner.subscribe(org)
+    }
+
+    fn close(&self) {
+        self.inner.close();
     }
 }
 

@@ -3,6 +3,7 @@
 mod accounts;
 mod alerts;
 mod grouping;
+mod investigations;
 mod jobs;
 mod openapi;
 mod ops;
@@ -68,6 +69,41 @@ fn api_v1(max_delivery_bytes: usize) -> ApiRoutes {
         .delete("/api/v1/grouping-rules/{id}", grouping::delete_rule)
         .get("/api/v1/jobs", jobs::list_jobs)
         .post("/api/v1/jobs/{id}/retry", jobs::retry_job)
+        .get(
+            "/api/v1/incidents/{id}/investigations",
+            investigations::list_for_incident,
+        )
+        .post(
+            "/api/v1/incidents/{id}/investigations",
+            investigations::reinvestigate,
+        )
+        .get(
+            "/api/v1/investigations/{id}",
+            investigations::get_investigation,
+        )
+        .get(
+            "/api/v1/investigations/{id}/steps",
+            investigations::list_steps,
+        )
+        .get(
+            "/api/v1/investigations/{id}/report.md",
+            investigations::report_markdown,
+        )
+        .post("/api/v1/investigations/{id}/cancel", investigations::cancel)
+        .get("/api/v1/approvals", investigations::list_approvals)
+        .post("/api/v1/approvals/{id}/approve", investigations::approve)
+        .post("/api/v1/approvals/{id}/reject", investigations::reject)
+        .get("/api/v1/connectors", investigations::list_connectors)
+        .post("/api/v1/connectors", investigations::create_connector)
+        .get("/api/v1/connector-kinds", investigations::connector_kinds)
+        .post(
+            "/api/v1/connectors/{id}/test",
+            investigations::test_connector,
+        )
+        .delete("/api/v1/connectors/{id}", investigations::delete_connector)
+        .get("/api/v1/settings/llm", investigations::get_llm)
+        .put("/api/v1/settings/llm", investigations::put_llm)
+        .get("/api/v1/usage", investigations::usage)
 }
 
 /// One method on one path of the REST API.
@@ -114,6 +150,10 @@ impl ApiRoutes {
 
     fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
         self.on(Method::POST, path, handler, |route| route)
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.on(Method::PUT, path, handler, |route| route)
     }
 
     fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {

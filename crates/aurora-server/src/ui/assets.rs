@@ -13,7 +13,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 7] = [
     Asset {
         file: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -39,6 +39,16 @@ const ASSETS: [Asset; 5] = [
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/vendor/htmx-ext-sse.min.js"),
     },
+    Asset {
+        file: "uPlot.iife.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/vendor/uPlot.iife.min.js"),
+    },
+    Asset {
+        file: "uPlot.min.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../static/vendor/uPlot.min.css"),
+    },
 ];
 
 /// Where the templates find the assets.
@@ -50,6 +60,9 @@ pub struct AssetUrls {
     /// htmx's server-sent events extension.
     pub sse: String,
     pub icon: String,
+    /// uPlot, for the charts of returned series (the incident page only).
+    pub uplot_js: String,
+    pub uplot_css: String,
 }
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {
@@ -69,6 +82,8 @@ static URLS: LazyLock<AssetUrls> = LazyLock::new(|| {
         htmx: url("htmx.min.js"),
         sse: url("htmx-ext-sse.min.js"),
         icon: url("favicon.svg"),
+        uplot_js: url("uPlot.iife.min.js"),
+        uplot_css: url("uPlot.min.css"),
     }
 });
 

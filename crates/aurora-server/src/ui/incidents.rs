@@ -27,6 +27,7 @@ use futures::Stream;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::investigation::{self, InvestigationView};
 use super::pages::{Layout, capitalise, is_htmx, see_other, when};
 use super::{AssetUrls, UiError, assets, render};
 use crate::api::incident_filter;
@@ -190,8 +191,9 @@ pub struct EventsQuery {
 }
 
 /// `GET /incidents/events`: the organisation's events as server-sent events named after the
-/// event (`incident_opened`, `incident_updated`, `alert_received`; `resync` after missed ones),
-/// each with its ids as JSON data. `?incident=<id>` leaves out other incidents' events.
+/// event (`incident_opened`, `incident_updated`, `alert_received`, `investigation_updated`;
+/// `resync` after missed ones), each with its ids as JSON data. `?incident=<id>` leaves out
+/// other incidents' events.
 pub async fn events(
     State(state): State<AppState>,
     user: UiUser,
@@ -281,6 +283,8 @@ struct IncidentView {
     error: Option<String>,
     comment: String,
     max_comment: usize,
+    /// The newest investigation, if there is one.
+    investigation: Option<InvestigationView>,
 }
 
 #[derive(Template)]
@@ -304,7 +308,7 @@ fn not_found(id: &str) -> UiError {
     ))
 }
 
-fn parse_id(raw: &str) -> Result<IncidentId, UiError> {
+pub(super) fn parse_id(raw: &str) -> Result<IncidentId, UiError> {
     raw.parse().map_err(|_| not_found(raw))
 }
 
@@ -479,6 +483,7 @@ async fn incident_view(
         alerts,
         timeline,
     } = detail;
+    let investigation = investigation::view(state, user, incident.id).await?;
     let assignee_id = incident.assignee.map(|id| id.to_string());
     let mut assignees = vec![Choice {
         value: String::new(),
@@ -523,6 +528,7 @@ async fn incident_view(
         error,
         comment,
         max_comment: MAX_COMMENT_LEN,
+        investigation,
     })
 }
 
@@ -575,7 +581,7 @@ pub async fn show(
 
 /// A failed change is shown on the page with the form as it was; htmx swaps only successful
 /// responses by default, so for htmx it is sent as 200.
-async fn after_change(
+pub(super) async fn after_change(
     state: &AppState,
     user: UiUser,
     headers: &HeaderMap,
@@ -612,7 +618,7 @@ async fn after_change(
     }
 }
 
-fn require_editor(user: &UiUser) -> Result<(), UiError> {
+pub(super) fn require_editor(user: &UiUser) -> Result<(), UiError> {
     if user.0.user.role.allows(Role::Editor) {
         Ok(())
     } else {

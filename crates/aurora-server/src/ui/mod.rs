@@ -5,7 +5,9 @@
 //! handler serves both: it renders the partial when the request comes from htmx.
 
 mod assets;
+mod connectors;
 mod incidents;
+mod investigation;
 mod pages;
 mod sources;
 
@@ -48,9 +50,35 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/incidents/{id}/comments", post(incidents::comment))
         .route("/incidents/{id}/merge", post(incidents::merge))
+        .route(
+            "/incidents/{id}/investigations",
+            post(investigation::reinvestigate),
+        )
+        .route(
+            "/incidents/{id}/investigations/{investigation}/cancel",
+            post(investigation::cancel),
+        )
+        .route(
+            "/incidents/{id}/approvals/{approval}/approve",
+            post(investigation::approve),
+        )
+        .route(
+            "/incidents/{id}/approvals/{approval}/reject",
+            post(investigation::reject),
+        )
         .route("/settings", get(sources::settings))
         .route("/settings/sources", post(sources::create))
         .route("/settings/sources/{id}/rotate", post(sources::rotate))
+        .route(
+            "/settings/connectors",
+            get(connectors::list).post(connectors::create),
+        )
+        .route("/settings/connectors/{id}/test", post(connectors::test))
+        .route("/settings/connectors/{id}/delete", post(connectors::delete))
+        .route(
+            "/settings/llm",
+            get(connectors::llm).post(connectors::save_llm),
+        )
         .route("/{section}", get(pages::section));
     for (name, value) in page_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(

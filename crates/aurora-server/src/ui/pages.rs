@@ -113,7 +113,7 @@ fn section_href(slug: &str) -> &'static str {
         "chat" => "/chat",
         "knowledge" => "/knowledge",
         "services" => "/services",
-        "connectors" => "/connectors",
+        "connectors" => "/settings/connectors",
         _ => "/settings",
     }
 }

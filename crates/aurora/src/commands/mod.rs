@@ -1,7 +1,9 @@
 //! The subcommands.
 
 pub mod admin;
+pub mod demo;
 pub mod eval;
+pub mod investigate;
 pub mod serve;
 
 use aurora_store::SqlStore;

@@ -1,6 +1,7 @@
 //! In a real browser: first-run setup, sign-out, sign-in, and an API token made on the account
 //! page then used against the API; an incident that appears in the open list without a reload
-//! when an alert is delivered.
+//! when an alert is delivered; investigation steps that appear on the incident page without a
+//! reload, their series drawn as a chart.
 
 use std::time::{Duration, Instant};
 
@@ -232,5 +233,168 @@ async fn a_delivered_alert_appears_in_the_incident_list_without_a_reload() {
     // The one incident resolved above: nothing is open.
     assert_eq!(b.text_of("#count-open .stat-n").await, "0");
     screenshot(b, "dashboard.png").await;
+    browser.close().await;
+}
+
+/// Waits until the incident page's event stream is open.
+async fn wait_for_live_incident(b: &Browser) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open = b
+            .client
+            .execute(
+                "const sync = document.querySelector('#incident-sync'); \
+                 const data = sync && sync['htmx-internal-data']; \
+                 return !!(data && data.sseEventSource && data.sseEventSource.readyState === 1);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if open == Value::Bool(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the event stream did not open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn investigation_steps_appear_on_the_incident_page_without_a_reload() {
+    use aurora_core::events::DomainEvent;
+    use aurora_core::investigation::{NewStep, StepKind};
+    use aurora_core::ports::InvestigationStore;
+
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let admin = app.create_admin().await;
+    let token = app.token_for(&admin).await;
+    let source: Value = client()
+        .post(app.url("/api/v1/sources"))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "alertmanager", "name": "prod alertmanager"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let delivered = client()
+        .post(app.url(&format!(
+            "/api/v1/webhooks/{}",
+            source["id"].as_str().unwrap()
+        )))
+        .bearer_auth(source["secret"].as_str().unwrap())
+        .header("content-type", "application/json")
+        .body(FIRING)
+        .send()
+        .await
+        .unwrap();
+    assert!(delivered.status().is_success());
+    let page: Value = client()
+        .get(app.url("/api/v1/incidents?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let incident: aurora_core::ids::IncidentId = page["incidents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (investigation, _) = app
+        .store
+        .enqueue_investigation(admin.org_id, Some(incident), "manual", None)
+        .await
+        .unwrap();
+    let b = &browser;
+
+    b.client
+        .goto(&app.url(&format!("/incidents/{incident}")))
+        .await
+        .unwrap();
+    b.wait_for_path("/login").await;
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.click("#sign-in").await;
+    b.wait_for_path(&format!("/incidents/{incident}")).await;
+    wait_for_text(b, "#investigation-status", "queued").await;
+    wait_for_live_incident(b).await;
+    b.client
+        .execute(
+            "document.body.dataset.unreloaded = 'yes'; return null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+
+    // What the investigation runtime does: record a step, then publish.
+    let now = time::OffsetDateTime::now_utc();
+    app.store
+        .start_investigation(admin.org_id, investigation.id, None, now)
+        .await
+        .unwrap();
+    for step in [
+        NewStep::new(
+            StepKind::Thought,
+            json!({"text": "node exporter shows the disk filling up"}),
+        ),
+        NewStep::new(
+            StepKind::ToolCall,
+            json!({"call_id": "c1", "tool": "prometheus_query_range", "arguments": {"query": "node_filesystem_avail_bytes"}}),
+        ),
+        NewStep::new(
+            StepKind::ToolResult,
+            json!({"call_id": "c1", "output": {"source": "prometheus \"prod\"", "content": "ok", "series": [
+                {"labels": {"__name__": "node_filesystem_avail_bytes"}, "points": [[1767225000.0, 100.0], [1767225015.0, 50.0], [1767225030.0, 10.0]]}
+            ]}, "truncated": false}),
+        ),
+    ] {
+        app.store
+            .append_step(admin.org_id, investigation.id, step, now)
+            .await
+            .unwrap();
+    }
+    app.events
+        .publish(
+            admin.org_id,
+            DomainEvent::InvestigationUpdated {
+                investigation: investigation.id,
+                incident: Some(incident),
+            },
+        )
+        .await;
+
+    let steps = wait_for_text(b, "#investigation-steps", "disk filling up").await;
+    assert!(steps.contains("prometheus_query_range"), "{steps}");
+    wait_for_text(b, "#investigation-status", "running").await;
+    let mark = b
+        .client
+        .execute("return document.body.dataset.unreloaded || null;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(mark, json!("yes"), "the page was reloaded");
+    // The result's series is drawn by uPlot.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let drawn = b
+            .client
+            .execute(
+                "return !!document.querySelector('#step-3 .series-chart .uplot canvas');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if drawn == Value::Bool(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the chart was not drawn");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(b, "investigation.png").await;
     browser.close().await;
 }

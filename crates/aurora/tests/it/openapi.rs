@@ -22,7 +22,7 @@ const UNKNOWN_ID: &str = "01900000-0000-7000-8000-000000000000";
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-async fn fetch_document(app: &TestApp) -> Value {
+pub(crate) async fn fetch_document(app: &TestApp) -> Value {
     let response = app
         .client
         .get(app.url("/api/v1/openapi.json"))
@@ -584,7 +584,7 @@ fn assert_documented_status(doc: &Value, method: &str, path: &str, status: Statu
 }
 
 /// `body`, which `method path` answered with `status`, is what the document says it is.
-fn check(doc: &Value, method: &str, path: &str, status: StatusCode, body: &Value) {
+pub(crate) fn check(doc: &Value, method: &str, path: &str, status: StatusCode, body: &Value) {
     assert_documented_status(doc, method, path, status);
     let response = deref(
         doc,

@@ -1,0 +1,224 @@
+//! Investigations in this process: what an organisation's investigation may use (its
+//! connectors as telemetry sources and tools, its chat model and budget), and the `investigate`
+//! job that runs one.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aurora_agent::llm::{GenaiModel, LlmConfig, Provider};
+use aurora_agent::{
+    Budget, InvestigateError, Investigator, ResolveError, ResourceResolver, Resources,
+    SnapshotTelemetry,
+};
+use aurora_connectors::prometheus::{self, PrometheusTelemetry};
+use aurora_core::StoreError;
+use aurora_core::events::EventBus;
+use aurora_core::ids::{IncidentId, InvestigationId, OrgId};
+use aurora_core::investigation::{Connector, Investigation, LlmSettings, TRIGGER_INCIDENT_OPENED};
+use aurora_core::job::{Job, JobError, JobHandler};
+use aurora_core::ports::Store;
+use aurora_core::secrets::SecretStore;
+use aurora_core::telemetry::{EvidenceBundle, EvidenceRequest, TelemetrySource};
+use aurora_core::tool::ToolError;
+use serde::Deserialize;
+
+use crate::connectors::{BuiltinConnectors, PROMETHEUS, SNAPSHOT, snapshot_path};
+
+/// Puts together an organisation's resources from its connectors and LLM settings.
+pub struct OrgResources {
+    store: Arc<dyn Store>,
+    secrets: Arc<dyn SecretStore>,
+    connectors: Arc<BuiltinConnectors>,
+}
+
+impl OrgResources {
+    pub fn new(
+        store: Arc<dyn Store>,
+        secrets: Arc<dyn SecretStore>,
+        connectors: Arc<BuiltinConnectors>,
+    ) -> Self {
+        Self {
+            store,
+            secrets,
+            connectors,
+        }
+    }
+
+    async fn add_connector(&self, org: OrgId, connector: &Connector, into: &mut Resources) {
+        let name = connector.name.clone();
+        let added = match connector.kind.as_str() {
+            PROMETHEUS => self
+                .connectors
+                .prometheus_client(org, connector)
+                .await
+                .map(|client| {
+                    let client = Arc::new(client);
+                    into.tools.extend(prometheus::tools(client.clone(), &name));
+                    into.telemetry
+                        .push(Arc::new(PrometheusTelemetry::new(client, &name)));
+                }),
+            SNAPSHOT => match snapshot_path(connector) {
+                Ok(path) => tokio::task::spawn_blocking(move || SnapshotTelemetry::open(&path))
+                    .await
+                    .map_err(|e| format!("reading the snapshot stopped: {e}"))
+                    .and_then(|opened| opened.map_err(|e| e.to_string()))
+                    .map(|snapshot| into.telemetry.push(Arc::new(snapshot))),
+                Err(err) => Err(err),
+            },
+            other => Err(format!("this build has no connector of kind {other:?}")),
+        };
+        if let Err(error) = added {
+            // Recorded by the evidence pass as this source's failure, so the report says why
+            // its data is missing.
+            tracing::warn!(connector = %name, %error, "connector unusable for this investigation");
+            into.telemetry.push(Arc::new(Unusable {
+                name: format!("{} \"{name}\"", connector.kind),
+                error,
+            }));
+        }
+    }
+
+    async fn model(
+        &self,
+        org: OrgId,
+        settings: &LlmSettings,
+    ) -> Result<Arc<GenaiModel>, ResolveError> {
+        let provider: Provider = serde_json::from_value(settings.provider.clone().into())
+            .map_err(|e| ResolveError(format!("LLM settings: provider: {e}")))?;
+        let mut config = LlmConfig::new(provider, settings.model.clone());
+        config.base_url = settings.base_url.clone();
+        if let Some(key) = &settings.api_key_ref {
+            let key = self.secrets.get(org, key).await.map_err(|e| {
+                ResolveError(format!(
+                    "cannot read the LLM API key from the secret store: {e}"
+                ))
+            })?;
+            config = config.with_api_key(key);
+        }
+        GenaiModel::new(config)
+            .map(Arc::new)
+            .map_err(|e| ResolveError(format!("LLM settings: {e}")))
+    }
+}
+
+#[async_trait]
+impl ResourceResolver for OrgResources {
+    async fn resolve(&self, org: OrgId) -> Result<Resources, ResolveError> {
+        let store_error = |e: StoreError| ResolveError(e.to_string());
+        let mut resources = Resources::default();
+        for connector in self.store.list_connectors(org).await.map_err(store_error)? {
+            self.add_connector(org, &connector, &mut resources).await;
+        }
+        if let Some(settings) = self
+            .store
+            .get_llm_settings(org)
+            .await
+            .map_err(store_error)?
+        {
+            resources.model = Some(self.model(org, &settings).await?);
+            resources.budget = Budget::from_settings(&settings);
+        }
+        Ok(resources)
+    }
+}
+
+/// A configured connector that could not be set up: asked like any source, it answers why.
+struct Unusable {
+    name: String,
+    error: String,
+}
+
+#[async_trait]
+impl TelemetrySource for Unusable {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn gather(&self, _request: &EvidenceRequest) -> Result<EvidenceBundle, ToolError> {
+        Err(ToolError::Failed(self.error.clone()))
+    }
+}
+
+/// The `investigate` job's payload: from a new incident (`incident_id` only) or from a
+/// requested investigation (`investigation_id`).
+#[derive(Debug, Deserialize)]
+struct Payload {
+    investigation_id: Option<InvestigationId>,
+    incident_id: Option<IncidentId>,
+}
+
+/// Runs `investigate` jobs.
+pub struct InvestigateJob {
+    store: Arc<dyn Store>,
+    investigator: Investigator,
+    resources: Arc<dyn ResourceResolver>,
+}
+
+impl InvestigateJob {
+    pub fn new(
+        store: Arc<dyn Store>,
+        events: Arc<dyn EventBus>,
+        resources: Arc<dyn ResourceResolver>,
+    ) -> Self {
+        Self {
+            investigator: Investigator::new(store.clone(), events, Default::default()),
+            store,
+            resources,
+        }
+    }
+
+    /// The investigation a job is about. A job from a new incident creates it the first time
+    /// and finds it again when the job is retried.
+    async fn investigation(&self, job: &Job) -> Result<Investigation, JobError> {
+        let payload: Payload = serde_json::from_value(job.payload.clone()).map_err(|e| {
+            JobError::Permanent(format!("investigate job payload is not understood: {e}"))
+        })?;
+        let org = job.org_id;
+        match (payload.investigation_id, payload.incident_id) {
+            (Some(id), _) => self
+                .store
+                .get_investigation(org, id)
+                .await
+                .map_err(store_failure),
+            (None, Some(incident)) => {
+                let earlier = self
+                    .store
+                    .list_investigations(org, Some(incident), 200)
+                    .await
+                    .map_err(store_failure)?
+                    .into_iter()
+                    .find(|i| i.trigger == TRIGGER_INCIDENT_OPENED);
+                match earlier {
+                    Some(found) => Ok(found),
+                    None => self
+                        .store
+                        .create_investigation(org, Some(incident), TRIGGER_INCIDENT_OPENED, None)
+                        .await
+                        .map_err(store_failure),
+                }
+            }
+            (None, None) => Err(JobError::Permanent(
+                "investigate job payload names neither an investigation nor an incident".into(),
+            )),
+        }
+    }
+}
+
+fn store_failure(err: StoreError) -> JobError {
+    match err {
+        StoreError::NotFound(what) => JobError::Permanent(format!("{what} no longer exists")),
+        other => JobError::Retryable(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl JobHandler for InvestigateJob {
+    async fn run(&self, job: &Job) -> Result<(), JobError> {
+        let investigation = self.investigation(job).await?;
+        self.investigator
+            .run_resolved(job.org_id, investigation.id, self.resources.as_ref())
+            .await
+            .map_err(|InvestigateError::Store(err)| store_failure(err))?;
+        Ok(())
+    }
+}
