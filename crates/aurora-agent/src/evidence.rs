@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use aurora_analysis::frame::unit_from_name;
 use aurora_analysis::metric_scores::metric_key;
 use aurora_analysis::{
-    LogLevel, LogRecord, MetricKind, MetricSeries, RankOptions, Ranking, TelemetryFrame, TimeRange,
-    Topology, Window, rank_with,
+    LogLevel, LogRecord, MetricKind, MetricSeries, RankOptions, Ranking, Span, TelemetryFrame,
+    TimeRange, Topology, Window, rank_with,
 };
 use aurora_core::StoreError;
 use aurora_core::alert::Alert;
@@ -246,6 +246,7 @@ pub fn request_for_incident(
         end,
         onset,
         step,
+        ..EvidenceRequest::default()
     }
 }
 
@@ -421,11 +422,22 @@ pub(crate) async fn run(
         .find(|s| frame.series.iter().any(|x| &x.service == *s))
         .or(request.services.first())
         .cloned();
-    let alert_metric = alert_service
-        .as_deref()
-        .and_then(|svc| infer_alert_metric(&frame, svc, request));
+    let alert_metric = request.alert_metric.clone().or_else(|| {
+        alert_service
+            .as_deref()
+            .and_then(|svc| infer_alert_metric(&frame, svc, request))
+    });
+    let normal = if request.normal.is_empty() {
+        vec![TimeRange::new(request.start, request.onset)]
+    } else {
+        request
+            .normal
+            .iter()
+            .map(|&(start, end)| TimeRange::new(start, end))
+            .collect()
+    };
     let window = Window {
-        normal: vec![TimeRange::new(request.start, request.onset)],
+        normal,
         incident: TimeRange::new(request.onset, request.end.max(request.onset) + 1e-6),
         onset: Some(request.onset),
         alert_service: alert_service.clone(),
@@ -581,6 +593,16 @@ fn merge(bundles: &[EvidenceBundle]) -> (TelemetryFrame, Topology) {
                 message: l.message.clone(),
             });
         }
+        frame.spans.extend(bundle.spans.iter().map(|s| Span {
+            trace_id: s.trace_id.clone(),
+            span_id: s.span_id.clone(),
+            parent_id: s.parent_id.clone(),
+            service: s.service.clone(),
+            operation: s.operation.clone(),
+            start: s.start,
+            duration: s.duration,
+            error: s.error,
+        }));
         for (caller, callee) in &bundle.edges {
             topology.add(caller, callee);
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use aurora_analysis::{Case, LogLevel, loaders};
 use aurora_core::telemetry::{
-    EvidenceBundle, EvidenceRequest, LogLine, ServiceSeries, TelemetrySource,
+    EvidenceBundle, EvidenceRequest, LogLine, ServiceSeries, TelemetrySource, TraceSpan,
 };
 use aurora_core::tool::{Series, ToolError};
 
@@ -56,6 +56,11 @@ pub struct SnapshotWindow {
     pub onset: f64,
     /// The alerting service, when the case names one.
     pub alert_service: Option<String>,
+    /// The metric the alert watches, when the case names it.
+    pub alert_metric: Option<String>,
+    /// The case's normal periods (a case may hold a reference period apart from the
+    /// incident), unix seconds.
+    pub normal: Vec<(f64, f64)>,
 }
 
 impl SnapshotWindow {
@@ -73,6 +78,8 @@ impl SnapshotWindow {
             end: self.end,
             onset: self.onset,
             step: SNAPSHOT_STEP,
+            normal: self.normal.clone(),
+            alert_metric: self.alert_metric.clone(),
         }
     }
 }
@@ -150,6 +157,8 @@ impl SnapshotTelemetry {
             end: w.incident.end.max(start),
             onset: w.onset.unwrap_or(w.incident.start),
             alert_service: w.alert_service.clone(),
+            alert_metric: w.alert_metric.clone(),
+            normal: w.normal.iter().map(|r| (r.start, r.end)).collect(),
         }
     }
 
@@ -244,6 +253,19 @@ impl TelemetrySource for SnapshotTelemetry {
         Ok(EvidenceBundle {
             series,
             logs,
+            spans: spans
+                .into_iter()
+                .map(|s| TraceSpan {
+                    trace_id: s.trace_id,
+                    span_id: s.span_id,
+                    parent_id: s.parent_id,
+                    service: s.service,
+                    operation: s.operation,
+                    start: s.start,
+                    duration: s.duration,
+                    error: s.error,
+                })
+                .collect(),
             edges: topology.edges.into_iter().collect(),
             queries: self
                 .files

@@ -27,6 +27,13 @@ pub struct EvidenceRequest {
     pub onset: f64,
     /// Sample spacing to ask for, seconds.
     pub step: f64,
+    /// Periods known to be normal, unix seconds, when they are not simply `start..onset` (a
+    /// recorded case may hold a separate reference period). Empty: `start..onset`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub normal: Vec<(f64, f64)>,
+    /// The metric the alert watches, when the alert or the case names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_metric: Option<String>,
 }
 
 /// One metric series attributed to a service.
@@ -48,11 +55,28 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// One span of a trace attributed to a service. Times are unix seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_id: Option<String>,
+    pub service: String,
+    pub operation: String,
+    pub start: f64,
+    /// Seconds.
+    pub duration: f64,
+    pub error: bool,
+}
+
 /// What one telemetry source returned.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvidenceBundle {
     pub series: Vec<ServiceSeries>,
     pub logs: Vec<LogLine>,
+    /// Spans of traces, where the source holds traces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<TraceSpan>,
     /// Calls between services: `(caller, callee)`.
     pub edges: Vec<(String, String)>,
     /// What was asked of the system, in its own language (PromQL queries, file names), so the

@@ -230,6 +230,7 @@ async fn prometheus_connector_against_a_real_server() {
         end,
         onset: changed_at,
         step: 1.0,
+        ..EvidenceRequest::default()
     };
     let bundle = source.gather(&request).await.expect("evidence");
     let names: Vec<(String, String)> = bundle
