@@ -70,9 +70,9 @@ fn configure_database(data: &DataDir) -> Result<&'static str> {
     Ok("postgres")
 }
 
-struct Source {
-    path: String,
-    auth: String,
+pub struct Source {
+    pub path: String,
+    pub auth: String,
 }
 
 fn measure(port: u16, token: &str, pid: u32, backend: &str) -> Result<()> {
@@ -123,7 +123,7 @@ fn measure(port: u16, token: &str, pid: u32, backend: &str) -> Result<()> {
     }
 }
 
-fn create_source(port: u16, token: &str) -> Result<Source> {
+pub fn create_source(port: u16, token: &str) -> Result<Source> {
     let auth = format!("Bearer {token}");
     let body = br#"{"kind": "alertmanager", "name": "bench"}"#;
     let response = Conn::open(port)?.send(

@@ -5,21 +5,25 @@
 //! - `cargo run -p xtask -- bench-ingest`: Alertmanager deliveries per second, latency at a
 //!   fixed request rate, memory, and a count check. Set `AURORA_BENCH_DATABASE_URL` to run it
 //!   on PostgreSQL instead of SQLite.
+//! - `cargo run -p xtask -- bench-investigate`: from an alert's arrival to the start of its
+//!   incident's investigation.
 
 mod common;
 mod http;
 mod ingest;
+mod investigate;
 mod serve;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo run -p xtask -- bench-serve | bench-ingest";
+const USAGE: &str = "usage: cargo run -p xtask -- bench-serve | bench-ingest | bench-investigate";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let outcome = match task.as_str() {
         "bench-serve" => serve::run(),
         "bench-ingest" => ingest::run(),
+        "bench-investigate" => investigate::run(),
         _ => Err(USAGE.into()),
     };
     match outcome {
