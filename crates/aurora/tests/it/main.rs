@@ -7,6 +7,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod cloudwatch;
+mod crash;
 mod demo;
 mod http;
 mod incidents;
