@@ -65,6 +65,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             report_hits += usize::from(report_top.as_deref() == Some(label.as_str()));
             eval_hits += usize::from(eval_top.as_deref() == Some(label.as_str()));
             agree += usize::from(report_top == eval_top);
+            if report_top != eval_top {
+                println!(
+                    "  {}: label {label}, report's top suspect {}, eval's {}",
+                    case.id,
+                    report_top.as_deref().unwrap_or("none"),
+                    eval_top.as_deref().unwrap_or("none")
+                );
+            }
         }
         println!(
             "{:<40} {cases:>3} cases  report top-1 {report_hits:>3} ({:.3})  eval top-1 {eval_hits:>3} ({:.3})  same top suspect {agree:>3}  {:.1} s",
