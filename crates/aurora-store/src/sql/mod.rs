@@ -117,6 +117,9 @@ impl SqlStore {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        // Statement journals of multi-row writes stay in memory, not in
+                        // temporary files.
+                        conn.execute("PRAGMA temp_store = MEMORY").await?;
                         Ok(())
                     })
                 });
