@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Host names of cloud metadata services, refused unless listed in `allowed_hosts`.
 const METADATA_HOSTS: &[&str] = &[
@@ -42,7 +42,7 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```json
 /// { "allow_private": true, "allow_link_local": false, "allowed_hosts": ["prom.internal"] }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UrlPolicy {
     /// Allow loopback (`127.0.0.0/8`, `::1`), private (`10/8`, `172.16/12`, `192.168/16`),

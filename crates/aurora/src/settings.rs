@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aurora_connectors::ssrf::UrlPolicy;
 use aurora_server::config::{AuthConfig, ServerConfig, SignalsConfig};
 use aurora_store::{DatabaseConfig, SecretsConfig, redact_url};
 use figment::Figment;
@@ -31,6 +32,8 @@ pub struct Settings {
     pub log: LogConfig,
     /// Event streams alerts are consumed from (`[streams.nats]`).
     pub streams: StreamsConfig,
+    /// Which addresses connectors may reach (`[connectors]`).
+    pub connectors: UrlPolicy,
 }
 
 impl Default for Settings {
@@ -45,6 +48,7 @@ impl Default for Settings {
             secrets: SecretsConfig::default(),
             log: LogConfig::default(),
             streams: StreamsConfig::default(),
+            connectors: UrlPolicy::default(),
         }
     }
 }

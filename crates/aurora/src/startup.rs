@@ -99,7 +99,7 @@ impl Services {
         );
         let connectors = Arc::new(BuiltinConnectors::new(
             secrets.clone(),
-            aurora_connectors::ssrf::UrlPolicy::default(),
+            settings.connectors.clone(),
         ));
         let investigations = Arc::new(Investigations::new(
             store.clone() as Arc<dyn Store>,
