@@ -205,7 +205,12 @@ impl TelemetrySource for SnapshotTelemetry {
                 request.start, request.end
             )));
         }
-        let inside = |t: f64| t >= request.start && t <= request.end;
+        // The window, and the normal periods the request names outside it (a case's reference
+        // period may lie after its incident).
+        let inside = |t: f64| {
+            (t >= request.start && t <= request.end)
+                || request.normal.iter().any(|&(from, to)| t >= from && t < to)
+        };
         let frame = &self.case.frame;
         let series = frame
             .series

@@ -93,10 +93,23 @@ async fn a_snapshot_returns_only_the_requested_window() {
     assert!(all.queries.iter().any(|q| q.ends_with("data.csv")));
     let mut late = window.request();
     late.start = window.onset;
+    late.normal.clear();
     let part = snap.gather(&late).await.unwrap();
     let first = part.series[0].series.points[0].0;
     assert!(first >= window.onset);
     assert!(part.logs.iter().all(|l| l.time >= window.onset));
     let series = &part.series[0];
     assert_eq!(series.series.labels["service"], series.service);
+
+    // A normal period the request names outside its window comes too (a case's reference).
+    let mut with_reference = late.clone();
+    with_reference.normal = vec![(window.start, window.start + 600.0)];
+    let both = snap.gather(&with_reference).await.unwrap();
+    let points = &both.series[0].series.points;
+    assert!(points.iter().any(|(t, _)| *t < window.start + 600.0));
+    assert!(
+        !points
+            .iter()
+            .any(|(t, _)| *t >= window.start + 600.0 && *t < window.onset)
+    );
 }
