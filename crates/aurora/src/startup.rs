@@ -62,9 +62,7 @@ impl Services {
             self.connectors.clone(),
         ))
     }
-}
 
-impl Services {
     /// Opens the data directory, the database (applying migrations) and the secret store.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         Self::open_with(settings, Arc::new(HttpSnsFetcher::new()?)).await

@@ -36,7 +36,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::signals::{alert_from_row, json_column, millis_of, opt_text, text, time_at, to_json};
+use super::signals::{alert_from_row, json_column, millis_of, opt_text, text, to_json};
 use super::{db_error, parse_column, to_millis};
 
 /// The most deliveries one transaction takes.
@@ -1099,8 +1099,9 @@ fn incident_state(org: OrgId, row: &sqlx::any::AnyRow) -> Result<IncidentState, 
     })
 }
 
+/// A time column as stored: unix milliseconds.
 fn time_ms(row: &sqlx::any::AnyRow, col: &str) -> Result<i64, StoreError> {
-    time_at(row, col).map(to_millis)
+    row.try_get(col).map_err(db_error)
 }
 
 fn alert_row(org: OrgId, source: SourceId, state: &AlertState) -> Result<Vec<Val>, StoreError> {

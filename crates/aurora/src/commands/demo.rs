@@ -99,16 +99,7 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
     println!("  telemetry snapshot: {}", case_dir.display());
     use_snapshot(store.as_ref(), org, &case_dir).await?;
 
-    let issued = services
-        .signals
-        .create_source(
-            org,
-            SourceKind::Alertmanager,
-            &format!("{DEMO_SOURCE}-{seed}"),
-            SourceOptions::default(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create the demo's alert source: {e}"))?;
+    let issued = demo_source(services, org).await?;
 
     let server = tokio::spawn(app.run_until(shutdown));
     let outcome = deliver(&url, &issued, &incident.alert.webhook()).await?;
@@ -177,6 +168,36 @@ async fn demo_org(app: &Application) -> anyhow::Result<OrgId> {
         .map_err(|e| anyhow::anyhow!("cannot create the demo admin: {e}"))?;
     println!("Sign in as {DEMO_ADMIN} with password {password}");
     Ok(user.org_id)
+}
+
+/// The demo's Alertmanager source with a fresh secret: created on the first run, its secret
+/// rotated on later ones (the demo delivers with the new secret at once).
+async fn demo_source(
+    services: &crate::startup::Services,
+    org: OrgId,
+) -> anyhow::Result<aurora_server::signals::IssuedSecret> {
+    let existing = services
+        .signals
+        .list_sources(org)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot list alert sources: {e}"))?
+        .into_iter()
+        .find(|source| source.name == DEMO_SOURCE);
+    let issued = match existing {
+        Some(source) => services.signals.rotate_secret(org, source.id).await,
+        None => {
+            services
+                .signals
+                .create_source(
+                    org,
+                    SourceKind::Alertmanager,
+                    DEMO_SOURCE,
+                    SourceOptions::default(),
+                )
+                .await
+        }
+    };
+    issued.map_err(|e| anyhow::anyhow!("cannot set up the demo's alert source: {e}"))
 }
 
 /// Points the demo's snapshot connector at `dir`, replacing the previous run's.
