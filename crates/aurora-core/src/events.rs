@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DeliveryId, IncidentId, InvestigationId, OrgId, SourceId};
+use crate::ids::{DeliveryId, DocumentId, IncidentId, InvestigationId, OrgId, SourceId};
 
 /// Something that happened in one organisation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +33,8 @@ pub enum DomainEvent {
         investigation: InvestigationId,
         incident: Option<IncidentId>,
     },
+    /// A knowledge-base document was added, indexed, failed or deleted.
+    DocumentUpdated { document: DocumentId },
 }
 
 impl DomainEvent {
@@ -43,6 +45,7 @@ impl DomainEvent {
             DomainEvent::IncidentUpdated { .. } => "incident_updated",
             DomainEvent::AlertReceived { .. } => "alert_received",
             DomainEvent::InvestigationUpdated { .. } => "investigation_updated",
+            DomainEvent::DocumentUpdated { .. } => "document_updated",
         }
     }
 
@@ -52,7 +55,7 @@ impl DomainEvent {
             DomainEvent::IncidentOpened { incident }
             | DomainEvent::IncidentUpdated { incident } => Some(*incident),
             DomainEvent::InvestigationUpdated { incident, .. } => *incident,
-            DomainEvent::AlertReceived { .. } => None,
+            DomainEvent::AlertReceived { .. } | DomainEvent::DocumentUpdated { .. } => None,
         }
     }
 }

@@ -105,3 +105,7 @@ id_type!(
     /// A request for a person to approve one mutating tool call.
     ApprovalId
 );
+id_type!(
+    /// A knowledge-base document: an uploaded file, a finished report or a conversation.
+    DocumentId
+);

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod incident;
 pub mod investigation;
 pub mod job;
+pub mod knowledge;
 pub mod llm;
 pub mod model;
 pub mod ports;
@@ -23,6 +24,6 @@ pub mod tool;
 
 pub use error::{SecretError, StoreError};
 pub use ids::{
-    AlertId, ApprovalId, ConnectorId, DeliveryId, EventId, GroupingRuleId, IncidentId,
+    AlertId, ApprovalId, ConnectorId, DeliveryId, DocumentId, EventId, GroupingRuleId, IncidentId,
     InvestigationId, JobId, OrgId, SourceId, TokenId, UserId,
 };

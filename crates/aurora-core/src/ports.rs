@@ -25,6 +25,7 @@ use crate::investigation::{
     NewConnector, NewStep, Report, Step, UsageSummary,
 };
 use crate::job::{Job, JobCounts, JobDepth, JobFilter, NewJob, RetryPolicy};
+use crate::knowledge::KnowledgeStore;
 use crate::model::{ApiToken, Email, Org, Role, Session, User, UserCredentials};
 use crate::secrets::SecretRef;
 use crate::source::{
@@ -459,7 +460,7 @@ pub trait InvestigationStore: Send + Sync {
 /// The primary store. Later capabilities add their own sub-traits here.
 #[async_trait]
 pub trait Store:
-    AccountStore + SignalStore + JobQueue + InvestigationStore + Send + Sync + 'static
+    AccountStore + SignalStore + JobQueue + InvestigationStore + KnowledgeStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -6,12 +6,14 @@
 //! `migrations/<backend>/`, applied at connect time. Backend-specific features use SQL of their
 //! backend (the job queue's `SKIP LOCKED` claim) or take the concrete pool (vector search).
 
+mod blobs;
 pub mod config;
 mod events;
 mod local_secrets;
 mod sql;
 
-pub use config::{DatabaseConfig, SecretsConfig};
+pub use blobs::{BlobConfigError, ObjectBlobStore};
+pub use config::{BlobsBackend, BlobsConfig, DatabaseConfig, SecretsConfig};
 pub use events::{DEFAULT_EVENT_CAPACITY, InProcessEventBus};
 pub use local_secrets::{LocalSecretStore, SECRET_KEY_ENV};
 pub use sql::{Backend, ConnectError, SqlStore, redact_url};

@@ -5,6 +5,8 @@ mod accounts;
 mod grouping;
 mod investigations;
 mod jobs;
+mod knowledge;
+mod sqlite_vec;
 #[macro_use]
 mod signals;
 mod ingest;
@@ -94,6 +96,7 @@ impl SqlStore {
     /// [`SqlStore::migrate`].
     pub async fn connect(url: &str, config: &DatabaseConfig) -> Result<Self, ConnectError> {
         sqlx::any::install_default_drivers();
+        sqlite_vec::register();
         let backend =
             Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_url(url)))?;
         let given = url.to_owned();

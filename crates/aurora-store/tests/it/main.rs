@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod accounts;
+mod blobs;
 mod harness;
 mod investigations;
 mod jobs;
+mod knowledge;
 mod signals;

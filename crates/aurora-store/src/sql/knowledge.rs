@@ -1,0 +1,744 @@
+//! The knowledge base on the SQL store. Documents and chunks are portable SQL; the two rankings
+//! use each backend's own engine: FTS5 and sqlite-vec on SQLite, `tsvector` and pgvector (HNSW)
+//! on PostgreSQL. Vectors of each dimension get their own table, made on first use.
+
+use async_trait::async_trait;
+use aurora_core::StoreError;
+use aurora_core::ids::{DocumentId, OrgId};
+use aurora_core::knowledge::{
+    ChunkHit, Document, DocumentFilter, DocumentIndex, DocumentStatus, KeywordQuery,
+    KnowledgeStore, NewDocument, SearchFilter, VectorQuery,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use time::OffsetDateTime;
+
+use super::signals::{json_column, opt_parse, opt_text, opt_time, stored, text, time_at, to_json};
+use super::{Backend, SqlStore, conflict_or, db_error, parse_column, to_millis};
+
+macro_rules! document_columns {
+    () => {
+        "d.id, d.org_id, d.title, d.kind, d.filename, d.format, d.size_bytes, d.sha256, \
+         d.blob_key, d.tags, d.status, d.error, d.chunk_count, d.embedding_model, d.incident_id, \
+         d.investigation_id, d.created_at, d.indexed_at"
+    };
+}
+
+macro_rules! hit_columns {
+    () => {
+        "c.id AS chunk_id, c.document_id, d.title, d.kind, d.incident_id, c.ordinal, c.context, \
+         c.text"
+    };
+}
+
+/// Rows per multi-row insert: 5 parameters each, within the 200-parameter statements that keep
+/// SQLite's by-name binding cheap.
+const CHUNK_ROWS_PER_INSERT: usize = 40;
+
+/// The largest `k` sqlite-vec answers in one KNN query.
+const SQLITE_VEC_MAX_K: usize = 4096;
+
+/// The widest vector accepted (OpenAI's largest embeddings have 3,072 dimensions).
+const MAX_DIMENSION: usize = 4096;
+
+fn document_from_row(row: &AnyRow) -> Result<Document, StoreError> {
+    Ok(Document {
+        id: parse_column(&text(row, "id")?, "document id")?,
+        org_id: parse_column(&text(row, "org_id")?, "org id")?,
+        title: text(row, "title")?,
+        kind: parse_column(&text(row, "kind")?, "document kind")?,
+        filename: opt_text(row, "filename")?,
+        format: opt_text(row, "format")?,
+        size_bytes: u64::try_from(int(row, "size_bytes")?).unwrap_or(0),
+        sha256: text(row, "sha256")?,
+        blob_key: text(row, "blob_key")?,
+        tags: json_column(row, "tags")?,
+        status: parse_column(&text(row, "status")?, "document status")?,
+        error: opt_text(row, "error")?,
+        chunk_count: u32::try_from(int(row, "chunk_count")?).unwrap_or(0),
+        embedding_model: opt_text(row, "embedding_model")?,
+        incident_id: opt_parse(row, "incident_id", "incident id")?,
+        investigation_id: opt_parse(row, "investigation_id", "investigation id")?,
+        created_at: time_at(row, "created_at")?,
+        indexed_at: opt_time(row, "indexed_at")?,
+    })
+}
+
+fn hit_from_row(row: &AnyRow) -> Result<ChunkHit, StoreError> {
+    Ok(ChunkHit {
+        chunk_id: int(row, "chunk_id")?,
+        document_id: parse_column(&text(row, "document_id")?, "document id")?,
+        title: text(row, "title")?,
+        kind: parse_column(&text(row, "kind")?, "document kind")?,
+        incident_id: opt_parse(row, "incident_id", "incident id")?,
+        ordinal: u32::try_from(int(row, "ordinal")?).unwrap_or(0),
+        context: text(row, "context")?,
+        text: text(row, "text")?,
+    })
+}
+
+fn int(row: &AnyRow, col: &str) -> Result<i64, StoreError> {
+    row.try_get::<i64, _>(col).map_err(db_error)
+}
+
+fn vector_table(dim: usize) -> Result<String, StoreError> {
+    if dim == 0 || dim > MAX_DIMENSION {
+        return Err(StoreError::Conflict(format!(
+            "an embedding of {dim} dimensions cannot be stored: use a model with 1 to \
+             {MAX_DIMENSION}"
+        )));
+    }
+    Ok(format!("chunk_vectors_{dim}"))
+}
+
+/// A vector as sqlite-vec's compact form: little-endian `f32`s.
+fn vector_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// A vector as pgvector's text form, `[0.1,0.2]`.
+fn vector_text(v: &[f32]) -> String {
+    let mut out = String::with_capacity(v.len() * 12 + 2);
+    out.push('[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Non-finite values cannot be stored; a model never produces them after normalisation.
+        let x = if x.is_finite() { *x } else { 0.0 };
+        out.push_str(&x.to_string());
+    }
+    out.push(']');
+    out
+}
+
+/// SQL conditions (on `d` for documents and `c` for chunks) for `filter`, with their values,
+/// numbered from `$first`.
+fn filter_sql(backend: Backend, filter: &SearchFilter, first: usize) -> (String, Vec<String>) {
+    let mut sql = String::new();
+    let mut binds = Vec::new();
+    let mut next = first;
+    let mut placeholders = |values: &[String], binds: &mut Vec<String>| {
+        let list: Vec<String> = values
+            .iter()
+            .map(|value| {
+                binds.push(value.clone());
+                let p = format!("${next}");
+                next += 1;
+                p
+            })
+            .collect();
+        list.join(", ")
+    };
+    if !filter.kinds.is_empty() {
+        let kinds: Vec<String> = filter.kinds.iter().map(|k| k.as_str().to_owned()).collect();
+        sql.push_str(&format!(
+            " AND d.kind IN ({})",
+            placeholders(&kinds, &mut binds)
+        ));
+    }
+    if !filter.documents.is_empty() {
+        let ids: Vec<String> = filter.documents.iter().map(ToString::to_string).collect();
+        sql.push_str(&format!(
+            " AND d.id IN ({})",
+            placeholders(&ids, &mut binds)
+        ));
+    }
+    if !filter.tags.is_empty() {
+        let list = placeholders(&filter.tags, &mut binds);
+        match backend {
+            Backend::Sqlite => sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE t.value IN ({list}))"
+            )),
+            Backend::Postgres => sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(d.tags::jsonb) t \
+                 WHERE t IN ({list}))"
+            )),
+        }
+    }
+    if let Some(incident) = filter.exclude_incident {
+        let list = placeholders(&[incident.to_string()], &mut binds);
+        sql.push_str(&format!(
+            " AND (d.incident_id IS NULL OR d.incident_id <> {list})"
+        ));
+    }
+    (sql, binds)
+}
+
+impl SqlStore {
+    /// Makes the vector table of this dimension if it is missing.
+    async fn ensure_vector_table(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        dim: usize,
+    ) -> Result<String, StoreError> {
+        let table = vector_table(dim)?;
+        match self.kind() {
+            Backend::Sqlite => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0 (\
+                     chunk_id INTEGER PRIMARY KEY, org_id TEXT PARTITION KEY, \
+                     embedding float[{dim}] distance_metric=cosine)"
+                )))
+                .execute(&mut **tx)
+                .await
+                .map_err(db_error)?;
+            }
+            Backend::Postgres => {
+                let statements = [
+                    "CREATE EXTENSION IF NOT EXISTS vector".to_owned(),
+                    format!(
+                        "CREATE TABLE IF NOT EXISTS {table} (\
+                         chunk_id BIGINT PRIMARY KEY REFERENCES document_chunks (id) \
+                         ON DELETE CASCADE, org_id TEXT NOT NULL, \
+                         embedding vector({dim}) NOT NULL)"
+                    ),
+                    format!(
+                        "CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} \
+                         USING hnsw (embedding vector_cosine_ops)"
+                    ),
+                ];
+                for statement in statements {
+                    sqlx::query(AssertSqlSafe(statement))
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|err| match err {
+                            sqlx::Error::Database(db) => StoreError::Backend(format!(
+                                "cannot create the vector table {table}: {db}; install the \
+                                 pgvector extension on the PostgreSQL server (or let Aurora's \
+                                 database user run CREATE EXTENSION vector)"
+                            )),
+                            other => db_error(other),
+                        })?;
+                }
+            }
+        }
+        Ok(table)
+    }
+
+    /// Removes a document's chunks and their vectors.
+    async fn delete_chunks(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        org: OrgId,
+        id: DocumentId,
+    ) -> Result<(), StoreError> {
+        let dim: Option<i64> =
+            sqlx::query("SELECT embedding_dim FROM documents WHERE org_id = $1 AND id = $2")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db_error)?
+                .map(|row| row.try_get::<Option<i64>, _>("embedding_dim"))
+                .transpose()
+                .map_err(db_error)?
+                .flatten();
+        // On PostgreSQL the vectors go with their chunks (ON DELETE CASCADE); sqlite-vec
+        // tables have no foreign keys.
+        if let (Some(dim), Backend::Sqlite) = (dim, self.kind()) {
+            let table = vector_table(usize::try_from(dim).unwrap_or(0))?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE chunk_id IN \
+                 (SELECT id FROM document_chunks WHERE org_id = $1 AND document_id = $2)"
+            )))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        }
+        sqlx::query("DELETE FROM document_chunks WHERE org_id = $1 AND document_id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn hits_by_ids(
+        &self,
+        org: OrgId,
+        ranked: &[i64],
+        filter: &SearchFilter,
+        model: Option<&str>,
+        k: usize,
+    ) -> Result<Vec<ChunkHit>, StoreError> {
+        if ranked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut hits = Vec::with_capacity(ranked.len().min(k));
+        for ids in ranked.chunks(150) {
+            let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+            let (conditions, binds) = filter_sql(self.kind(), filter, ids.len() + 3);
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    hit_columns!(),
+                    " FROM document_chunks c JOIN documents d ON d.id = c.document_id \
+                     WHERE c.org_id = $1 AND d.org_id = $1 AND d.status = 'indexed' \
+                     AND COALESCE(d.embedding_model, '') = $2 AND c.id IN ({}){}"
+                ),
+                list.join(", "),
+                conditions
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql))
+                .bind(org.to_string())
+                .bind(model.unwrap_or_default().to_owned());
+            for id in ids {
+                query = query.bind(*id);
+            }
+            for value in binds {
+                query = query.bind(value);
+            }
+            let rows = query.fetch_all(self.pool()).await.map_err(db_error)?;
+            let mut found: Vec<ChunkHit> =
+                rows.iter().map(hit_from_row).collect::<Result<_, _>>()?;
+            // Back into the ranking's order.
+            found.sort_by_key(|hit| ids.iter().position(|id| *id == hit.chunk_id));
+            hits.extend(found);
+            if hits.len() >= k {
+                break;
+            }
+        }
+        hits.truncate(k);
+        Ok(hits)
+    }
+}
+
+#[async_trait]
+impl KnowledgeStore for SqlStore {
+    async fn create_document(&self, org: OrgId, doc: &NewDocument) -> Result<Document, StoreError> {
+        let now = stored(OffsetDateTime::now_utc());
+        let created = Document {
+            id: DocumentId::new(),
+            org_id: org,
+            title: doc.title.clone(),
+            kind: doc.kind,
+            filename: doc.filename.clone(),
+            format: None,
+            size_bytes: doc.size_bytes,
+            sha256: doc.sha256.clone(),
+            blob_key: doc.blob_key.clone(),
+            tags: doc.tags.clone(),
+            status: DocumentStatus::Processing,
+            error: None,
+            chunk_count: 0,
+            embedding_model: None,
+            incident_id: doc.incident_id,
+            investigation_id: doc.investigation_id,
+            created_at: now,
+            indexed_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO documents (id, org_id, title, kind, filename, size_bytes, sha256, \
+             blob_key, tags, status, incident_id, investigation_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'processing', $10, $11, $12)",
+        )
+        .bind(created.id.to_string())
+        .bind(org.to_string())
+        .bind(created.title.clone())
+        .bind(created.kind.as_str())
+        .bind(created.filename.clone())
+        .bind(i64::try_from(created.size_bytes).unwrap_or(i64::MAX))
+        .bind(created.sha256.clone())
+        .bind(created.blob_key.clone())
+        .bind(to_json(&created.tags)?)
+        .bind(created.incident_id.map(|id| id.to_string()))
+        .bind(created.investigation_id.map(|id| id.to_string()))
+        .bind(to_millis(now))
+        .execute(self.writer())
+        .await
+        .map_err(|err| {
+            conflict_or(err, || {
+                "a document with identical content is already in the knowledge base".to_owned()
+            })
+        })?;
+        Ok(created)
+    }
+
+    async fn find_document_by_hash(
+        &self,
+        org: OrgId,
+        sha256: &str,
+    ) -> Result<Option<Document>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents d WHERE d.org_id = $1 AND d.sha256 = $2"
+        ))
+        .bind(org.to_string())
+        .bind(sha256.to_owned())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(document_from_row)
+        .transpose()
+    }
+
+    async fn get_document(&self, org: OrgId, id: DocumentId) -> Result<Document, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents d WHERE d.org_id = $1 AND d.id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_error)?
+        .as_ref()
+        .map(document_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound("document"))
+    }
+
+    async fn list_documents(
+        &self,
+        org: OrgId,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<Document>, StoreError> {
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents d WHERE d.org_id = $1"
+        ));
+        let mut binds = Vec::new();
+        if let Some(kind) = filter.kind {
+            binds.push(kind.as_str().to_owned());
+            sql.push_str(&format!(" AND d.kind = ${}", binds.len() + 1));
+        }
+        if let Some(status) = filter.status {
+            binds.push(status.as_str().to_owned());
+            sql.push_str(&format!(" AND d.status = ${}", binds.len() + 1));
+        }
+        if let Some(incident) = filter.incident {
+            binds.push(incident.to_string());
+            sql.push_str(&format!(" AND d.incident_id = ${}", binds.len() + 1));
+        }
+        let limit = filter.limit.unwrap_or(500).clamp(1, 5000);
+        sql.push_str(&format!(
+            " ORDER BY d.created_at DESC, d.id DESC LIMIT {limit}"
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
+        for value in binds {
+            query = query.bind(value);
+        }
+        query
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(document_from_row)
+            .collect()
+    }
+
+    async fn set_document_status(
+        &self,
+        org: OrgId,
+        id: DocumentId,
+        status: DocumentStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE documents SET status = $3, error = $4 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(status.as_str())
+        .bind(error.map(str::to_owned))
+        .execute(self.writer())
+        .await
+        .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("document"));
+        }
+        Ok(())
+    }
+
+    async fn index_document(
+        &self,
+        org: OrgId,
+        id: DocumentId,
+        index: &DocumentIndex,
+    ) -> Result<Document, StoreError> {
+        let dim = index
+            .chunks
+            .iter()
+            .find_map(|chunk| chunk.embedding.as_ref().map(Vec::len));
+        if let Some(dim) = dim
+            && index
+                .chunks
+                .iter()
+                .any(|chunk| chunk.embedding.as_ref().is_some_and(|v| v.len() != dim))
+        {
+            return Err(StoreError::Conflict(
+                "the chunks' embeddings differ in dimension".to_owned(),
+            ));
+        }
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        // The document must exist in this organisation; this also takes its row lock on
+        // PostgreSQL so concurrent re-indexing serialises.
+        let exists =
+            sqlx::query("UPDATE documents SET status = 'processing' WHERE org_id = $1 AND id = $2")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if exists.rows_affected() == 0 {
+            return Err(StoreError::NotFound("document"));
+        }
+        self.delete_chunks(&mut tx, org, id).await?;
+        let table = match dim {
+            Some(dim) => Some(self.ensure_vector_table(&mut tx, dim).await?),
+            None => None,
+        };
+        for rows in index.chunks.chunks(CHUNK_ROWS_PER_INSERT) {
+            let values: Vec<String> = (0..rows.len())
+                .map(|i| {
+                    let p = i * 5;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO document_chunks (org_id, document_id, ordinal, context, text) \
+                 VALUES {} RETURNING id, ordinal",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for chunk in rows {
+                query = query
+                    .bind(org.to_string())
+                    .bind(id.to_string())
+                    .bind(i64::from(chunk.ordinal))
+                    .bind(chunk.context.clone())
+                    .bind(chunk.text.clone());
+            }
+            let inserted = query.fetch_all(&mut *tx).await.map_err(db_error)?;
+            let Some(table) = &table else { continue };
+            for row in &inserted {
+                let chunk_id = int(row, "id")?;
+                let ordinal = u32::try_from(int(row, "ordinal")?).unwrap_or(0);
+                let Some(embedding) = rows
+                    .iter()
+                    .find(|c| c.ordinal == ordinal)
+                    .and_then(|c| c.embedding.as_ref())
+                else {
+                    continue;
+                };
+                let query = match self.kind() {
+                    Backend::Sqlite => sqlx::query(AssertSqlSafe(format!(
+                        "INSERT INTO {table} (chunk_id, org_id, embedding) VALUES ($1, $2, $3)"
+                    )))
+                    .bind(chunk_id)
+                    .bind(org.to_string())
+                    .bind(vector_blob(embedding)),
+                    Backend::Postgres => sqlx::query(AssertSqlSafe(format!(
+                        "INSERT INTO {table} (chunk_id, org_id, embedding) \
+                         VALUES ($1, $2, $3::vector)"
+                    )))
+                    .bind(chunk_id)
+                    .bind(org.to_string())
+                    .bind(vector_text(embedding)),
+                };
+                query.execute(&mut *tx).await.map_err(db_error)?;
+            }
+        }
+        let now = to_millis(OffsetDateTime::now_utc());
+        sqlx::query(
+            "UPDATE documents SET status = 'indexed', error = NULL, format = $3, \
+             title = COALESCE($4, title), chunk_count = $5, embedding_model = $6, \
+             embedding_dim = $7, indexed_at = $8 WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(index.format.clone())
+        .bind(index.title.clone())
+        .bind(i64::try_from(index.chunks.len()).unwrap_or(i64::MAX))
+        .bind(dim.and(index.embedding_model.clone()))
+        .bind(dim.map(|d| i64::try_from(d).unwrap_or(0)))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        self.get_document(org, id).await
+    }
+
+    async fn delete_document(&self, org: OrgId, id: DocumentId) -> Result<Document, StoreError> {
+        let document = self.get_document(org, id).await?;
+        let mut tx = self.writer().begin().await.map_err(db_error)?;
+        self.delete_chunks(&mut tx, org, id).await?;
+        sqlx::query("DELETE FROM documents WHERE org_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(document)
+    }
+
+    async fn vector_search(
+        &self,
+        org: OrgId,
+        query: &VectorQuery<'_>,
+    ) -> Result<Vec<ChunkHit>, StoreError> {
+        let table = vector_table(query.embedding.len())?;
+        // Filters apply after the nearest-neighbour scan, so a filtered search looks further.
+        let depth = if query.filter.is_empty() {
+            query.k
+        } else {
+            query.k.saturating_mul(10).max(200)
+        };
+        let ranked: Vec<i64> = match self.kind() {
+            Backend::Sqlite => {
+                let exists: Option<AnyRow> = sqlx::query(
+                    "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = $1",
+                )
+                .bind(table.clone())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(db_error)?;
+                if exists.is_none() {
+                    return Ok(Vec::new());
+                }
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT chunk_id FROM {table} WHERE embedding MATCH $1 AND k = $2 \
+                     AND org_id = $3 ORDER BY distance"
+                )))
+                .bind(vector_blob(query.embedding))
+                .bind(i64::try_from(depth.min(SQLITE_VEC_MAX_K)).unwrap_or(1))
+                .bind(org.to_string())
+                .fetch_all(self.pool())
+                .await
+                .map_err(db_error)?
+                .iter()
+                .map(|row| int(row, "chunk_id"))
+                .collect::<Result<_, _>>()?
+            }
+            Backend::Postgres => {
+                let mut tx = self.pool().begin().await.map_err(db_error)?;
+                let exists: Option<AnyRow> =
+                    sqlx::query("SELECT 1 AS present FROM pg_class WHERE relname = $1")
+                        .bind(table.clone())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                if exists.is_none() {
+                    return Ok(Vec::new());
+                }
+                // The HNSW scan keeps going until enough rows of this organisation pass
+                // (pgvector 0.8's iterative scans), with a search list wide enough for a
+                // recall near exact search.
+                for setting in [
+                    "SET LOCAL hnsw.iterative_scan = relaxed_order",
+                    "SET LOCAL hnsw.ef_search = 200",
+                ] {
+                    sqlx::query(setting)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                let rows = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT chunk_id FROM {table} WHERE org_id = $2 \
+                     ORDER BY embedding <=> $1::vector LIMIT $3"
+                )))
+                .bind(vector_text(query.embedding))
+                .bind(org.to_string())
+                .bind(i64::try_from(depth).unwrap_or(1))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                rows.iter()
+                    .map(|row| int(row, "chunk_id"))
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        self.hits_by_ids(org, &ranked, query.filter, Some(query.model), query.k)
+            .await
+    }
+
+    async fn keyword_search(
+        &self,
+        org: OrgId,
+        query: &KeywordQuery<'_>,
+    ) -> Result<Vec<ChunkHit>, StoreError> {
+        // Terms are letters and digits only (`query_terms`); quoting them keeps any word that
+        // is also FTS5 syntax (AND, NEAR) a word.
+        let terms: Vec<&String> = query
+            .terms
+            .iter()
+            .filter(|t| t.chars().all(char::is_alphanumeric) && !t.is_empty())
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (conditions, binds) = filter_sql(self.kind(), query.filter, 4);
+        let (sql, expression) = match self.kind() {
+            Backend::Sqlite => (
+                format!(
+                    concat!(
+                        "SELECT ",
+                        hit_columns!(),
+                        " FROM document_chunks_fts f \
+                         JOIN document_chunks c ON c.id = f.rowid \
+                         JOIN documents d ON d.id = c.document_id \
+                         WHERE document_chunks_fts MATCH $1 AND c.org_id = $2 \
+                         AND d.org_id = $2 AND d.status = 'indexed'{} \
+                         ORDER BY bm25(document_chunks_fts, 0.5, 1.0), c.id LIMIT $3"
+                    ),
+                    conditions
+                ),
+                terms
+                    .iter()
+                    .map(|t| format!("\"{t}\""))
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+            ),
+            Backend::Postgres => (
+                format!(
+                    concat!(
+                        "SELECT ",
+                        hit_columns!(),
+                        " FROM document_chunks c JOIN documents d ON d.id = c.document_id, \
+                         to_tsquery('english', $1) q \
+                         WHERE c.tsv @@ q AND c.org_id = $2 AND d.org_id = $2 \
+                         AND d.status = 'indexed'{} \
+                         ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT $3"
+                    ),
+                    conditions
+                ),
+                terms
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            ),
+        };
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(expression)
+            .bind(org.to_string())
+            .bind(i64::try_from(query.k).unwrap_or(1));
+        for value in binds {
+            q = q.bind(value);
+        }
+        q.fetch_all(self.pool())
+            .await
+            .map_err(db_error)?
+            .iter()
+            .map(hit_from_row)
+            .collect()
+    }
+}
