@@ -4,12 +4,14 @@
 //! - [`evidence`]: the evidence pass (telemetry sources → analysis engine → ranking).
 //! - [`report`]: the evidence report and the agent's report.
 //! - [`tools`]: the tool runtime (timeouts, output limits, approvals).
+//! - [`knowledge`]: `search_knowledge`, the knowledge base as a tool.
 //! - [`snapshot`]: a recorded case directory as a telemetry source.
 //! - [`llm`]: chat model providers and pricing.
 
 pub mod agent;
 pub mod evidence;
 mod journal;
+pub mod knowledge;
 pub mod llm;
 pub mod report;
 pub mod snapshot;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 mod extract;
 pub mod investigations;
+pub mod knowledge;
 mod middleware;
 pub mod signals;
 pub mod sns;

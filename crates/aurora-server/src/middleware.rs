@@ -11,8 +11,13 @@ use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::api::KNOWLEDGE_UPLOAD_PATH;
 use crate::error::ApiError;
 use crate::signals::WEBHOOK_PATH_PREFIX;
+use aurora_core::knowledge::MAX_UPLOAD_BYTES;
+
+/// How long an upload of a knowledge-base document may take.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 use crate::state::AppState;
 use crate::ui;
 
@@ -42,6 +47,8 @@ pub async fn limits(State(state): State<AppState>, req: Request, next: Next) -> 
 pub fn body_limit(state: &AppState, uri: &Uri) -> usize {
     if uri.path().starts_with(WEBHOOK_PATH_PREFIX) {
         state.signals().max_delivery_bytes()
+    } else if uri.path() == KNOWLEDGE_UPLOAD_PATH {
+        usize::try_from(MAX_UPLOAD_BYTES).unwrap_or(usize::MAX)
     } else {
         state.config().server.max_body_bytes
     }
@@ -52,6 +59,9 @@ pub fn body_limit(state: &AppState, uri: &Uri) -> usize {
 pub fn time_limit(state: &AppState, uri: &Uri) -> std::time::Duration {
     if uri.path().starts_with(WEBHOOK_PATH_PREFIX) {
         state.signals().delivery_timeout()
+    } else if uri.path() == KNOWLEDGE_UPLOAD_PATH {
+        // 100 MB over a slow link.
+        state.config().server.request_timeout.max(UPLOAD_TIMEOUT)
     } else {
         state.config().server.request_timeout
     }

@@ -11,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::accounts::Accounts;
 use crate::config::{AuthConfig, ServerConfig};
 use crate::investigations::Investigations;
+use crate::knowledge::Knowledge;
 use crate::signals::Signals;
 
 /// What `/metrics` and the UI footer say about this build.
@@ -36,6 +37,7 @@ struct Inner {
     accounts: Arc<Accounts>,
     signals: Arc<Signals>,
     investigations: Arc<Investigations>,
+    knowledge: Arc<Knowledge>,
     config: Config,
     metrics: PrometheusHandle,
     build: BuildInfo,
@@ -51,6 +53,7 @@ impl AppState {
         accounts: Arc<Accounts>,
         signals: Arc<Signals>,
         investigations: Arc<Investigations>,
+        knowledge: Arc<Knowledge>,
         config: Config,
         metrics: PrometheusHandle,
         build: BuildInfo,
@@ -64,6 +67,7 @@ impl AppState {
             accounts,
             signals,
             investigations,
+            knowledge,
             config,
             metrics,
             build,
@@ -90,6 +94,10 @@ impl AppState {
 
     pub fn investigations(&self) -> &Investigations {
         &self.0.investigations
+    }
+
+    pub fn knowledge(&self) -> &Knowledge {
+        &self.0.knowledge
     }
 
     pub fn config(&self) -> &Config {

@@ -57,3 +57,76 @@ function refreshInvestigation(root) {
 document.addEventListener("DOMContentLoaded", () => refreshInvestigation(document));
 document.addEventListener("htmx:load", (event) => refreshInvestigation(event.target));
 document.addEventListener("htmx:afterSettle", () => refreshInvestigation(document));
+
+// Knowledge: drop or choose files to upload them, each with its own progress bar; the document
+// list then refreshes itself until indexing ends.
+(function () {
+  const zone = document.getElementById("dropzone");
+  if (!zone) return;
+  const input = document.getElementById("upload-input");
+  const list = document.getElementById("uploads");
+  const kind = document.getElementById("upload-kind");
+  const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"];
+  const maxBytes = Number(zone.dataset.maxBytes);
+
+  function refreshDocuments() {
+    if (typeof htmx !== "undefined") {
+      htmx.ajax("GET", "/knowledge/documents", { target: "#documents", swap: "outerHTML" });
+    }
+  }
+
+  function upload(file) {
+    const item = document.createElement("li");
+    item.className = "upload";
+    const name = document.createElement("span");
+    name.textContent = file.name;
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    const state = document.createElement("span");
+    state.className = "upload-state small";
+    item.append(name, bar, state);
+    list.prepend(item);
+    if (file.size > maxBytes) {
+      state.textContent = "too large: the limit is 100 MB";
+      item.classList.add("upload-failed");
+      return;
+    }
+    const params = new URLSearchParams({ filename: file.name, kind: kind.value });
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", zone.dataset.upload + "?" + params.toString());
+    xhr.setRequestHeader("X-CSRF-Token", csrf);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
+    };
+    xhr.onload = () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+      if (xhr.status === 202 || xhr.status === 200) {
+        bar.value = 100;
+        state.textContent = body.duplicate ? "already in the knowledge base" : "uploaded, indexing…";
+        item.classList.add("upload-done");
+      } else {
+        state.textContent = (body.error && body.error.message) || ("failed: HTTP " + xhr.status);
+        item.classList.add("upload-failed");
+      }
+      refreshDocuments();
+    };
+    xhr.onerror = () => {
+      state.textContent = "failed: the connection was lost";
+      item.classList.add("upload-failed");
+    };
+    xhr.send(file);
+  }
+
+  function uploadAll(files) { for (const file of files) upload(file); }
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("dragging");
+    uploadAll(e.dataTransfer.files);
+  });
+  input.addEventListener("change", () => { uploadAll(input.files); input.value = ""; });
+})();

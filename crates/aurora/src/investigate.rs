@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aurora_agent::knowledge::SearchKnowledge;
 use aurora_agent::llm::{GenaiModel, LlmConfig, Provider};
 use aurora_agent::{
     Budget, InvestigateError, Investigator, ResolveError, ResourceResolver, Resources,
@@ -14,8 +15,11 @@ use aurora_connectors::prometheus::{self, PrometheusTelemetry};
 use aurora_core::StoreError;
 use aurora_core::events::EventBus;
 use aurora_core::ids::{IncidentId, InvestigationId, OrgId};
-use aurora_core::investigation::{Connector, Investigation, LlmSettings, TRIGGER_INCIDENT_OPENED};
+use aurora_core::investigation::{
+    Connector, Investigation, InvestigationStatus, LlmSettings, TRIGGER_INCIDENT_OPENED,
+};
 use aurora_core::job::{Job, JobError, JobHandler};
+use aurora_core::knowledge::Embedder;
 use aurora_core::ports::Store;
 use aurora_core::secrets::SecretStore;
 use aurora_core::telemetry::{EvidenceBundle, EvidenceRequest, TelemetrySource};
@@ -23,12 +27,15 @@ use aurora_core::tool::ToolError;
 use serde::Deserialize;
 
 use crate::connectors::{BuiltinConnectors, PROMETHEUS, SNAPSHOT, snapshot_path};
+use crate::knowledge::Indexer;
 
 /// Puts together an organisation's resources from its connectors and LLM settings.
 pub struct OrgResources {
     store: Arc<dyn Store>,
     secrets: Arc<dyn SecretStore>,
     connectors: Arc<BuiltinConnectors>,
+    /// Embeds `search_knowledge` questions; keyword search without it.
+    embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl OrgResources {
@@ -36,11 +43,13 @@ impl OrgResources {
         store: Arc<dyn Store>,
         secrets: Arc<dyn SecretStore>,
         connectors: Arc<BuiltinConnectors>,
+        embedder: Option<Arc<dyn Embedder>>,
     ) -> Self {
         Self {
             store,
             secrets,
             connectors,
+            embedder,
         }
     }
 
@@ -106,6 +115,11 @@ impl ResourceResolver for OrgResources {
     async fn resolve(&self, org: OrgId) -> Result<Resources, ResolveError> {
         let store_error = |e: StoreError| ResolveError(e.to_string());
         let mut resources = Resources::default();
+        resources.tools.push(Arc::new(SearchKnowledge::new(
+            self.store.clone(),
+            self.embedder.clone(),
+            org,
+        )));
         for connector in self.store.list_connectors(org).await.map_err(store_error)? {
             self.add_connector(org, &connector, &mut resources).await;
         }
@@ -152,6 +166,8 @@ pub struct InvestigateJob {
     store: Arc<dyn Store>,
     investigator: Investigator,
     resources: Arc<dyn ResourceResolver>,
+    /// Where finished reports are remembered for later incidents.
+    memory: Option<Arc<Indexer>>,
 }
 
 impl InvestigateJob {
@@ -164,7 +180,14 @@ impl InvestigateJob {
             investigator: Investigator::new(store.clone(), events, Default::default()),
             store,
             resources,
+            memory: None,
         }
+    }
+
+    /// Adds every finished report to the knowledge base.
+    pub fn remembering(mut self, indexer: Arc<Indexer>) -> Self {
+        self.memory = Some(indexer);
+        self
     }
 
     /// The investigation a job is about. A job from a new incident creates it the first time
@@ -219,6 +242,19 @@ impl JobHandler for InvestigateJob {
             .run_resolved(job.org_id, investigation.id, self.resources.as_ref())
             .await
             .map_err(|InvestigateError::Store(err)| store_failure(err))?;
+        if let Some(memory) = &self.memory {
+            let finished = self
+                .store
+                .get_investigation(job.org_id, investigation.id)
+                .await
+                .map_err(store_failure)?;
+            if finished.status == InvestigationStatus::Completed
+                && let Err(err) = memory.remember_report(&finished).await
+            {
+                // The investigation stands; only its memory is missing.
+                tracing::warn!(investigation = %finished.id, error = %err, "report not added to the knowledge base");
+            }
+        }
         Ok(())
     }
 }

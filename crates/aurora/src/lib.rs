@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod connectors;
 pub mod investigate;
+pub mod knowledge;
 pub mod settings;
 pub mod sns;
 pub mod startup;

@@ -45,6 +45,12 @@ enum Command {
     /// Manage users and API tokens
     #[command(subcommand)]
     Admin(commands::admin::Command),
+    /// The knowledge base: add documents, list, search, delete
+    #[command(subcommand)]
+    Kb(commands::kb::Command),
+    /// Embedding models: install the built-in one
+    #[command(subcommand)]
+    Models(commands::kb::ModelsCommand),
     /// Rank root causes on labelled telemetry and report AC@1, AC@3, AC@5 and Avg@5
     Eval(commands::eval::EvalArgs),
     /// Rank the likely root-cause services of one telemetry snapshot, with the evidence
@@ -101,6 +107,8 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Admin(command) => commands::admin::run(settings, command).await,
+            Command::Kb(command) => commands::kb::run(settings, command).await,
+            Command::Models(command) => commands::kb::models(settings, command).await,
             Command::Version | Command::Eval(_) | Command::Analyze(_) => Ok(()),
         }
     });

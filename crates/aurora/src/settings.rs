@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use aurora_connectors::ssrf::UrlPolicy;
 use aurora_server::config::{AuthConfig, ServerConfig, SignalsConfig};
-use aurora_store::{DatabaseConfig, SecretsConfig, redact_url};
+use aurora_store::{BlobsBackend, BlobsConfig, DatabaseConfig, SecretsConfig, redact_url};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::knowledge::KnowledgeConfig;
 use crate::streams::StreamsConfig;
 use crate::worker::WorkersConfig;
 
@@ -34,6 +35,10 @@ pub struct Settings {
     pub streams: StreamsConfig,
     /// Which addresses connectors may reach (`[connectors]`).
     pub connectors: UrlPolicy,
+    /// Where originals of knowledge-base documents are kept (`[blobs]`).
+    pub blobs: BlobsConfig,
+    /// Embeddings and chunking of the knowledge base (`[knowledge]`).
+    pub knowledge: KnowledgeConfig,
 }
 
 impl Default for Settings {
@@ -49,6 +54,8 @@ impl Default for Settings {
             log: LogConfig::default(),
             streams: StreamsConfig::default(),
             connectors: UrlPolicy::default(),
+            blobs: BlobsConfig::default(),
+            knowledge: KnowledgeConfig::default(),
         }
     }
 }
@@ -177,6 +184,19 @@ impl Settings {
             ));
         }
         problems.extend(self.streams.problems());
+        problems.extend(self.knowledge.problems());
+        if self.blobs.backend == BlobsBackend::S3 && self.blobs.bucket.is_none() {
+            problems.push(
+                "blobs.bucket: backend = \"s3\" needs the name of an existing bucket".to_owned(),
+            );
+        }
+        if let Some(endpoint) = &self.blobs.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            problems.push(format!(
+                "blobs.endpoint: {endpoint:?} must start with http:// or https://"
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {

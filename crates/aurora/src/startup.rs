@@ -10,20 +10,26 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aurora_core::events::EventBus;
 use aurora_core::job;
+use aurora_core::knowledge::BlobStore;
+use aurora_core::knowledge::INDEX_DOCUMENT;
 use aurora_core::ports::Store;
 use aurora_core::secrets::SecretStore;
 use aurora_server::AppState;
 use aurora_server::accounts::Accounts;
 use aurora_server::investigations::Investigations;
+use aurora_server::knowledge::Knowledge;
 use aurora_server::signals::Signals;
 use aurora_server::sns::SnsFetcher;
-use aurora_store::{InProcessEventBus, LocalSecretStore, SECRET_KEY_ENV, SqlStore};
+use aurora_store::{
+    InProcessEventBus, LocalSecretStore, ObjectBlobStore, SECRET_KEY_ENV, SqlStore,
+};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::connectors::BuiltinConnectors;
 use crate::investigate::{InvestigateJob, OrgResources};
+use crate::knowledge::{IndexDocumentJob, Indexer, open_embedder};
 use crate::settings::Settings;
 use crate::sns::HttpSnsFetcher;
 use crate::telemetry::metrics_handle;
@@ -51,6 +57,12 @@ pub struct Services {
     pub investigations: Arc<Investigations>,
     /// The connector kinds of this build.
     pub connectors: Arc<BuiltinConnectors>,
+    /// Originals of knowledge-base documents.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Turns originals into searchable chunks.
+    pub indexer: Arc<Indexer>,
+    /// The knowledge base as the API and UI see it.
+    pub knowledge: Arc<Knowledge>,
 }
 
 impl Services {
@@ -60,6 +72,7 @@ impl Services {
             self.store.clone(),
             self.secrets.clone(),
             self.connectors.clone(),
+            self.indexer.embedder().cloned(),
         ))
     }
 
@@ -105,6 +118,32 @@ impl Services {
             events.clone(),
             connectors.clone(),
         ));
+        let blobs: Arc<dyn BlobStore> = Arc::new(ObjectBlobStore::open(
+            &settings.blobs,
+            &settings.data_dir.join("blobs"),
+        )?);
+        let knowledge_config = settings.knowledge.clone();
+        let data_dir = settings.data_dir.clone();
+        let embedding =
+            tokio::task::spawn_blocking(move || open_embedder(&knowledge_config, &data_dir))
+                .await
+                .context("loading the embedding model")??;
+        if let Some(note) = &embedding.note {
+            tracing::warn!("{note}");
+        }
+        let indexer = Arc::new(Indexer::new(
+            store.clone() as Arc<dyn Store>,
+            blobs.clone(),
+            &embedding,
+            &settings.knowledge,
+            events.clone(),
+        ));
+        let knowledge = Arc::new(Knowledge::new(
+            store.clone() as Arc<dyn Store>,
+            blobs.clone(),
+            embedding.embedder.clone(),
+            events.clone(),
+        ));
         Ok(Self {
             store,
             secrets,
@@ -114,6 +153,9 @@ impl Services {
             signals,
             investigations,
             connectors,
+            blobs,
+            indexer,
+            knowledge,
         })
     }
 }
@@ -173,6 +215,7 @@ impl Application {
             services.accounts.clone(),
             services.signals.clone(),
             services.investigations.clone(),
+            services.knowledge.clone(),
             aurora_server::Config {
                 server: settings.server.clone(),
                 auth: settings.auth.clone(),
@@ -193,11 +236,18 @@ impl Application {
             .with_waker(services.jobs_wake.clone());
         worker.register(
             job::INVESTIGATE,
-            Arc::new(InvestigateJob::new(
-                services.store.clone(),
-                services.events.clone(),
-                services.resources(),
-            )),
+            Arc::new(
+                InvestigateJob::new(
+                    services.store.clone(),
+                    services.events.clone(),
+                    services.resources(),
+                )
+                .remembering(services.indexer.clone()),
+            ),
+        );
+        worker.register(
+            INDEX_DOCUMENT,
+            Arc::new(IndexDocumentJob::new(services.indexer.clone())),
         );
         Ok(Self {
             listener,

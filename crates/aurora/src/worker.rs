@@ -411,7 +411,9 @@ impl EventBus for JobWakingEvents {
         self.inner.publish(org, event).await;
         if matches!(
             event,
-            DomainEvent::IncidentOpened { .. } | DomainEvent::InvestigationUpdated { .. }
+            DomainEvent::IncidentOpened { .. }
+                | DomainEvent::InvestigationUpdated { .. }
+                | DomainEvent::DocumentUpdated { .. }
         ) {
             self.wake.notify_one();
         }

@@ -4,5 +4,6 @@
 
 mod harness;
 mod investigate;
+mod knowledge;
 mod llm;
 mod tools;

@@ -5,11 +5,13 @@ mod alerts;
 mod grouping;
 mod investigations;
 mod jobs;
+mod knowledge;
 mod openapi;
 mod ops;
 mod signals;
 
 pub(crate) use accounts::token_lifetime;
+pub(crate) use knowledge::UPLOAD_PATH as KNOWLEDGE_UPLOAD_PATH;
 pub(crate) use signals::incident_filter;
 
 use axum::Router;
@@ -104,6 +106,33 @@ fn api_v1(max_delivery_bytes: usize) -> ApiRoutes {
         .get("/api/v1/settings/llm", investigations::get_llm)
         .put("/api/v1/settings/llm", investigations::put_llm)
         .get("/api/v1/usage", investigations::usage)
+        .get("/api/v1/knowledge/status", knowledge::status)
+        .get("/api/v1/knowledge/documents", knowledge::list)
+        .on(
+            Method::POST,
+            knowledge::UPLOAD_PATH,
+            knowledge::upload,
+            |route| {
+                route.layer(DefaultBodyLimit::max(
+                    usize::try_from(aurora_core::knowledge::MAX_UPLOAD_BYTES).unwrap_or(usize::MAX),
+                ))
+            },
+        )
+        .get("/api/v1/knowledge/documents/{id}", knowledge::get)
+        .delete("/api/v1/knowledge/documents/{id}", knowledge::delete)
+        .get(
+            "/api/v1/knowledge/documents/{id}/original",
+            knowledge::original,
+        )
+        .post(
+            "/api/v1/knowledge/documents/{id}/reindex",
+            knowledge::reindex,
+        )
+        .post("/api/v1/knowledge/search", knowledge::search)
+        .get(
+            "/api/v1/incidents/{id}/similar",
+            knowledge::similar_incidents,
+        )
 }
 
 /// One method on one path of the REST API.

@@ -8,6 +8,7 @@ mod assets;
 mod connectors;
 mod incidents;
 mod investigation;
+mod knowledge;
 mod pages;
 mod sources;
 
@@ -49,6 +50,11 @@ pub fn routes() -> Router<AppState> {
             get(incidents::show).post(incidents::update),
         )
         .route("/incidents/{id}/comments", post(incidents::comment))
+        .route("/incidents/{id}/similar", get(knowledge::similar))
+        .route("/knowledge", get(knowledge::page))
+        .route("/knowledge/documents", get(knowledge::documents))
+        .route("/knowledge/{id}/delete", post(knowledge::delete))
+        .route("/knowledge/{id}/reindex", post(knowledge::reindex))
         .route("/incidents/{id}/merge", post(incidents::merge))
         .route(
             "/incidents/{id}/investigations",

@@ -692,9 +692,12 @@ impl KnowledgeStore for SqlStore {
                     concat!(
                         "SELECT ",
                         hit_columns!(),
+                        // CROSS JOIN keeps the full-text match as the outer loop:
+                        // otherwise SQLite may walk the organisation's chunks and run the
+                        // match once per chunk, seconds per query on a large base.
                         " FROM document_chunks_fts f \
-                         JOIN document_chunks c ON c.id = f.rowid \
-                         JOIN documents d ON d.id = c.document_id \
+                         CROSS JOIN document_chunks c ON c.id = f.rowid \
+                         CROSS JOIN documents d ON d.id = c.document_id \
                          WHERE document_chunks_fts MATCH $1 AND c.org_id = $2 \
                          AND d.org_id = $2 AND d.status = 'indexed'{} \
                          ORDER BY bm25(document_chunks_fts, 0.5, 1.0), c.id LIMIT $3"

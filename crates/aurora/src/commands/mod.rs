@@ -4,6 +4,7 @@ pub mod admin;
 pub mod demo;
 pub mod eval;
 pub mod investigate;
+pub mod kb;
 pub mod serve;
 
 use aurora_store::SqlStore;

@@ -398,3 +398,79 @@ async fn investigation_steps_appear_on_the_incident_page_without_a_reload() {
     screenshot(b, "investigation.png").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_pdf_uploaded_on_the_knowledge_page_is_indexed_and_found_by_a_question() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = aurora_testkit::spawn_app_with(|settings| {
+        settings.workers.concurrency = 1;
+        match std::env::var("AURORA_MODEL_DIR") {
+            Ok(dir) => settings.knowledge.model_dir = Some(dir.into()),
+            Err(_) => {
+                settings.knowledge.embedding = aurora::knowledge::EmbeddingBackend::None;
+            }
+        }
+    })
+    .await;
+    app.create_admin().await;
+    let b = &browser;
+    b.client.goto(&app.url("/login")).await.unwrap();
+    b.fill("#email", ADMIN_EMAIL).await;
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.click("#sign-in").await;
+    b.wait_for_path("/").await;
+
+    b.client.goto(&app.url("/knowledge")).await.unwrap();
+    b.find("#no-documents").await;
+    let pdf = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/knowledge/payments-failover.pdf");
+    // What choosing a file in the dialog does; dropping goes the same way.
+    b.find("#upload-input")
+        .await
+        .send_keys(pdf.to_str().unwrap())
+        .await
+        .unwrap();
+    wait_for_text(b, "#uploads", "indexing").await;
+    // The list refreshes itself until indexing is over.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = b
+            .client
+            .execute(
+                "const el = document.querySelector('#documents tr[data-status]'); \
+                 return el ? el.dataset.status : '';",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if status == "indexed" {
+            break;
+        }
+        assert_ne!(status, "failed", "indexing failed");
+        assert!(Instant::now() < deadline, "not indexed: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(b.text_of("#documents").await.contains("Payments failover"));
+    screenshot(b, "knowledge-indexed.png").await;
+
+    b.fill(
+        "#knowledge-query",
+        "how do we promote the payments replica?",
+    )
+    .await;
+    b.click("#knowledge-search").await;
+    let hits = wait_for_text(b, "#hits", "Payments failover").await;
+    assert!(hits.contains("promote"), "{hits}");
+    let marked = b.text_of("#hits mark").await;
+    assert!(
+        ["promote", "payments", "replica"]
+            .iter()
+            .any(|w| marked.to_lowercase().starts_with(w)),
+        "{marked}"
+    );
+    screenshot(b, "knowledge-search.png").await;
+    browser.close().await;
+    app.stop().await.unwrap();
+}

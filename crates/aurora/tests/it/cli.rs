@@ -263,3 +263,109 @@ fn eval_prints_the_scores_as_json() {
     assert!(!missing.status.success());
     assert!(!text(&missing.stderr).is_empty());
 }
+
+#[test]
+fn kb_add_indexes_a_folder_and_kb_search_finds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/knowledge");
+    let out = aurora(&["kb", "list"], dir.path(), None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not set up"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = aurora(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        dir.path(),
+        Some("a long enough password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The model, when this machine has it, installed the way a person would.
+    let hybrid = match std::env::var("AURORA_MODEL_DIR") {
+        Ok(model) => {
+            let out = aurora(&["models", "install", "--from", &model], dir.path(), None);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            assert!(
+                text(&out.stdout).contains("384 dimensions"),
+                "{}",
+                text(&out.stdout)
+            );
+            true
+        }
+        Err(_) => false,
+    };
+
+    let out = aurora(
+        &[
+            "kb",
+            "add",
+            "--kind",
+            "runbook",
+            "--tag",
+            "ops",
+            corpus.to_str().unwrap(),
+        ],
+        dir.path(),
+        None,
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // 8 Markdown runbooks, the PDF, and queries.json (JSON is text: indexed too).
+    assert!(
+        stdout.contains("10 indexed, 0 already present, 0 failed"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(stderr.contains("keyword search only"), !hybrid, "{stderr}");
+
+    let out = aurora(
+        &["kb", "add", corpus.join("corpus").to_str().unwrap()],
+        dir.path(),
+        None,
+    );
+    assert!(
+        text(&out.stdout).contains("0 indexed, 8 already present"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = aurora(
+        &["kb", "search", "coredns keeps crashing", "-k", "1"],
+        dir.path(),
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(if hybrid { "Hybrid" } else { "KeywordOnly" }),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("DNS resolution failures inside the cluster"),
+        "{stdout}"
+    );
+
+    let out = aurora(&["kb", "list"], dir.path(), None);
+    let listed = text(&out.stdout);
+    assert_eq!(listed.lines().count(), 10, "{listed}");
+    let id = listed
+        .lines()
+        .find(|l| l.contains("DNS resolution"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let out = aurora(&["kb", "delete", &id], dir.path(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = aurora(&["kb", "list"], dir.path(), None);
+    assert_eq!(text(&out.stdout).lines().count(), 9);
+}

@@ -13,6 +13,7 @@ mod http;
 mod incidents;
 mod investigations;
 mod jobs;
+mod knowledge;
 mod openapi;
 mod peers;
 mod signals;
