@@ -7,7 +7,10 @@
 //!   on PostgreSQL instead of SQLite.
 //! - `cargo run -p xtask -- bench-investigate`: from an alert's arrival to the start of its
 //!   incident's investigation.
+//! - `cargo run -p xtask -- bench-kb-ingest [--pages N] [--model-dir DIR]`: `aurora kb add` over
+//!   generated PDF, DOCX, Markdown and HTML documents; pages/s, chunks/s and peak RSS.
 
+mod bench_kb_ingest;
 mod common;
 mod http;
 mod ingest;
@@ -16,7 +19,8 @@ mod serve;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo run -p xtask -- bench-serve | bench-ingest | bench-investigate";
+const USAGE: &str =
+    "usage: cargo run -p xtask -- bench-serve | bench-ingest | bench-investigate | bench-kb-ingest";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -24,6 +28,7 @@ fn main() -> ExitCode {
         "bench-serve" => serve::run(),
         "bench-ingest" => ingest::run(),
         "bench-investigate" => investigate::run(),
+        "bench-kb-ingest" => bench_kb_ingest::run(),
         _ => Err(USAGE.into()),
     };
     match outcome {
