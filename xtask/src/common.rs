@@ -92,8 +92,9 @@ pub fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-pub fn admin_token(binary: &Path, data: &Path) -> Result<String> {
-    let mut create = aurora(binary, data)
+/// Creates the benchmark's admin with `command`, an `aurora` invocation ready for arguments.
+pub fn create_admin(mut command: Command) -> Result<()> {
+    let mut create = command
         .args([
             "admin",
             "create-user",
@@ -113,6 +114,11 @@ pub fn admin_token(binary: &Path, data: &Path) -> Result<String> {
     if !create.wait().map_err(|e| e.to_string())?.success() {
         return Err("aurora admin create-user failed".into());
     }
+    Ok(())
+}
+
+pub fn admin_token(binary: &Path, data: &Path) -> Result<String> {
+    create_admin(aurora(binary, data))?;
     let out = aurora(binary, data)
         .args([
             "admin",
