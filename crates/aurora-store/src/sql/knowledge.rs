@@ -282,6 +282,64 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Writes the vectors of freshly inserted chunks, one multi-row statement per table.
+    async fn insert_vectors(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        table: &str,
+        org: OrgId,
+        vectors: &[(i64, &[f32])],
+    ) -> Result<(), StoreError> {
+        if vectors.is_empty() {
+            return Ok(());
+        }
+        let rows = |width: usize, row: &dyn Fn(usize) -> String| {
+            (0..vectors.len())
+                .map(|i| row(i * width))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.kind() {
+            Backend::Sqlite => {
+                let blobs: Vec<Vec<u8>> = vectors.iter().map(|(_, v)| vector_blob(v)).collect();
+                let values = rows(2, &|p| format!("(${}, ${})", p + 1, p + 2));
+                let mut query = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO {table} (chunk_id, embedding) VALUES {values}"
+                )));
+                for ((chunk_id, _), blob) in vectors.iter().zip(&blobs) {
+                    query = query.bind(*chunk_id).bind(blob.clone());
+                }
+                query.execute(&mut **tx).await.map_err(db_error)?;
+                let values = rows(3, &|p| {
+                    format!("(${}, ${}, vec_quantize_binary(${}))", p + 1, p + 2, p + 3)
+                });
+                let mut query = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO {table}_bits (chunk_id, org_id, embedding) VALUES {values}"
+                )));
+                for ((chunk_id, _), blob) in vectors.iter().zip(blobs) {
+                    query = query.bind(*chunk_id).bind(org.to_string()).bind(blob);
+                }
+                query.execute(&mut **tx).await.map_err(db_error)?;
+            }
+            Backend::Postgres => {
+                let values = rows(3, &|p| {
+                    format!("(${}, ${}, ${}::vector)", p + 1, p + 2, p + 3)
+                });
+                let mut query = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO {table} (chunk_id, org_id, embedding) VALUES {values}"
+                )));
+                for (chunk_id, vector) in vectors {
+                    query = query
+                        .bind(*chunk_id)
+                        .bind(org.to_string())
+                        .bind(vector_text(vector));
+                }
+                query.execute(&mut **tx).await.map_err(db_error)?;
+            }
+        }
+        Ok(())
+    }
+
     async fn hits_by_ids(
         &self,
         org: OrgId,
@@ -551,52 +609,18 @@ impl KnowledgeStore for SqlStore {
             }
             let inserted = query.fetch_all(&mut *tx).await.map_err(db_error)?;
             let Some(table) = &table else { continue };
+            let mut vectors: Vec<(i64, &[f32])> = Vec::with_capacity(inserted.len());
             for row in &inserted {
-                let chunk_id = int(row, "id")?;
                 let ordinal = u32::try_from(int(row, "ordinal")?).unwrap_or(0);
-                let Some(embedding) = rows
+                if let Some(embedding) = rows
                     .iter()
                     .find(|c| c.ordinal == ordinal)
-                    .and_then(|c| c.embedding.as_ref())
-                else {
-                    continue;
-                };
-                match self.kind() {
-                    Backend::Sqlite => {
-                        let blob = vector_blob(embedding);
-                        sqlx::query(AssertSqlSafe(format!(
-                            "INSERT INTO {table} (chunk_id, embedding) VALUES ($1, $2)"
-                        )))
-                        .bind(chunk_id)
-                        .bind(blob.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                        sqlx::query(AssertSqlSafe(format!(
-                            "INSERT INTO {table}_bits (chunk_id, org_id, embedding) \
-                             VALUES ($1, $2, vec_quantize_binary($3))"
-                        )))
-                        .bind(chunk_id)
-                        .bind(org.to_string())
-                        .bind(blob)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    }
-                    Backend::Postgres => {
-                        sqlx::query(AssertSqlSafe(format!(
-                            "INSERT INTO {table} (chunk_id, org_id, embedding) \
-                             VALUES ($1, $2, $3::vector)"
-                        )))
-                        .bind(chunk_id)
-                        .bind(org.to_string())
-                        .bind(vector_text(embedding))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                    }
+                    .and_then(|c| c.embedding.as_deref())
+                {
+                    vectors.push((int(row, "id")?, embedding));
                 }
             }
+            self.insert_vectors(&mut tx, table, org, &vectors).await?;
         }
         let now = to_millis(OffsetDateTime::now_utc());
         sqlx::query(
