@@ -70,11 +70,22 @@ fn query<T: serde::de::DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiErro
         .map_err(|err| ApiError::bad_request("invalid_request", format!("invalid query: {err}")))
 }
 
-fn document_id(raw: &str) -> Result<DocumentId, ApiError> {
+/// A document id from a path; one that does not parse is as unknown as one that is not there.
+pub(crate) fn document_id(raw: &str) -> Result<DocumentId, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::not_found(
             "document_not_found",
             "your organisation has no such document",
+        )
+    })
+}
+
+/// An incident id from a path, likewise.
+pub(crate) fn incident_id(raw: &str) -> Result<IncidentId, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::not_found(
+            "incident_not_found",
+            "your organisation has no such incident",
         )
     })
 }
@@ -268,12 +279,7 @@ pub async fn similar_incidents(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<SimilarIncident>>, ApiError> {
-    let incident: IncidentId = id.parse().map_err(|_| {
-        ApiError::not_found(
-            "incident_not_found",
-            "your organisation has no such incident",
-        )
-    })?;
+    let incident = incident_id(&id)?;
     Ok(Json(
         state
             .knowledge()

@@ -11,7 +11,7 @@ mod ops;
 mod signals;
 
 pub(crate) use accounts::token_lifetime;
-pub(crate) use knowledge::UPLOAD_PATH as KNOWLEDGE_UPLOAD_PATH;
+pub(crate) use knowledge::{UPLOAD_PATH as KNOWLEDGE_UPLOAD_PATH, document_id, incident_id};
 pub(crate) use signals::incident_filter;
 
 use axum::Router;

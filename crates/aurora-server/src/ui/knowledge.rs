@@ -3,7 +3,6 @@
 //! Also the "similar past incidents" card of an incident page.
 
 use askama::Template;
-use aurora_core::ids::{DocumentId, IncidentId};
 use aurora_core::knowledge::{
     Document, DocumentFilter, DocumentKind, DocumentStatus, MAX_UPLOAD_BYTES, SearchMode,
     SearchRequest,
@@ -17,7 +16,7 @@ use serde::Deserialize;
 use super::incidents::require_editor;
 use super::pages::{Layout, is_htmx, see_other, when};
 use super::{AssetUrls, UiError, assets, render};
-use crate::api::KNOWLEDGE_UPLOAD_PATH;
+use crate::api::{KNOWLEDGE_UPLOAD_PATH, document_id, incident_id};
 use crate::auth::UiUser;
 use crate::error::ApiError;
 use crate::knowledge::{KnowledgeError, SimilarIncident};
@@ -220,12 +219,7 @@ async fn act_on_document(
     action: DocumentAction,
 ) -> Result<Response, UiError> {
     require_editor(user)?;
-    let id: DocumentId = id.parse().map_err(|_| {
-        ApiError::not_found(
-            "document_not_found",
-            "your organisation has no such document",
-        )
-    })?;
+    let id = document_id(id)?;
     match action {
         DocumentAction::Delete => {
             state.knowledge().delete(user.0.org_id(), id).await?;
@@ -272,12 +266,7 @@ pub async fn similar(
     user: UiUser,
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
-    let id: IncidentId = id.parse().map_err(|_| {
-        ApiError::not_found(
-            "incident_not_found",
-            "your organisation has no such incident",
-        )
-    })?;
+    let id = incident_id(&id)?;
     let similar = state
         .knowledge()
         .similar_incidents(user.0.org_id(), id)
