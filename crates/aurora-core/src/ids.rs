@@ -109,3 +109,12 @@ id_type!(
     /// A knowledge-base document: an uploaded file, a finished report or a conversation.
     DocumentId
 );
+id_type!(
+    /// A chat session: one conversation with the agent, its messages kept in an investigation's
+    /// step log.
+    ChatSessionId
+);
+id_type!(
+    /// An entry of the audit log.
+    AuditId
+);

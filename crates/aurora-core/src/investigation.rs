@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::ids::{ApprovalId, ConnectorId, IncidentId, InvestigationId, OrgId, UserId};
+use crate::ids::{ApprovalId, AuditId, ConnectorId, IncidentId, InvestigationId, OrgId, UserId};
 use crate::llm::Usage;
 use crate::secrets::SecretRef;
 use crate::tool::{ToolError, ToolOutput};
@@ -24,6 +24,8 @@ use crate::tool::{ToolError, ToolOutput};
 pub const TRIGGER_INCIDENT_OPENED: &str = "incident_opened";
 /// The trigger of an investigation a person started from the API or the UI.
 pub const TRIGGER_MANUAL: &str = "manual";
+/// The trigger of the investigation that holds a chat session's messages.
+pub const TRIGGER_CHAT: &str = "chat";
 /// The trigger of an investigation started with `aurora investigate`.
 pub const TRIGGER_CLI: &str = "cli";
 
@@ -86,6 +88,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum!(
     /// Where an investigation stands: `queued` until a worker starts it, `running` while the
@@ -168,6 +171,8 @@ text_enum!(
         Report => "report",
         /// Something went wrong; the payload says what.
         Error => "error",
+        /// A person's approval of a mutating call was asked for, or given or refused (chat).
+        Approval => "approval",
     }
 );
 
@@ -503,6 +508,24 @@ pub struct Approval {
     pub decided_at: Option<OffsetDateTime>,
     /// Why the person decided so, if they said.
     pub reason: Option<String>,
+}
+
+/// One decision a person made, as the audit log keeps it: who, when, what, on what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The person, while their account exists.
+    pub actor_id: Option<UserId>,
+    /// The person's name when they decided.
+    pub actor_name: String,
+    /// What they did, e.g. `approval.approved`.
+    pub action: String,
+    /// What they did it to, e.g. `approval:<id>`.
+    pub target: String,
+    /// The particulars, e.g. the tool and arguments approved.
+    pub details: serde_json::Value,
 }
 
 /// The outcome of a connector's last health check.

@@ -5,6 +5,7 @@
 //! `aurora-store`; only the `aurora` binary decides which implementation runs.
 
 pub mod alert;
+pub mod chat;
 pub mod credentials;
 pub mod error;
 pub mod events;
@@ -24,6 +25,6 @@ pub mod tool;
 
 pub use error::{SecretError, StoreError};
 pub use ids::{
-    AlertId, ApprovalId, ConnectorId, DeliveryId, DocumentId, EventId, GroupingRuleId, IncidentId,
-    InvestigationId, JobId, OrgId, SourceId, TokenId, UserId,
+    AlertId, ApprovalId, AuditId, ChatSessionId, ConnectorId, DeliveryId, DocumentId, EventId,
+    GroupingRuleId, IncidentId, InvestigationId, JobId, OrgId, SourceId, TokenId, UserId,
 };

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::alert::Alert;
+use crate::chat::ChatStore;
 use crate::error::StoreError;
 use crate::grouping::{GroupingRule, NewGroupingRule};
 use crate::ids::{
@@ -21,8 +22,8 @@ use crate::incident::{
     IncidentFilter, IncidentPage,
 };
 use crate::investigation::{
-    Approval, Connector, ConnectorCheck, Investigation, InvestigationStatus, LlmSettings,
-    NewConnector, NewStep, Report, Step, UsageSummary,
+    Approval, AuditEntry, Connector, ConnectorCheck, Investigation, InvestigationStatus,
+    LlmSettings, NewConnector, NewStep, Report, Step, UsageSummary,
 };
 use crate::job::{Job, JobCounts, JobDepth, JobFilter, NewJob, RetryPolicy};
 use crate::knowledge::KnowledgeStore;
@@ -418,6 +419,9 @@ pub trait InvestigationStore: Send + Sync {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Approval, StoreError>;
+    /// The organisation's audit log, newest first; at most `limit` (1 to 500). Every decided
+    /// approval is in it, written by [`decide_approval`](Self::decide_approval).
+    async fn list_audit(&self, org: OrgId, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
     /// The approval asked for step `step_seq` of the investigation, if any.
     async fn approval_for_step(
         &self,
@@ -460,7 +464,15 @@ pub trait InvestigationStore: Send + Sync {
 /// The primary store. Later capabilities add their own sub-traits here.
 #[async_trait]
 pub trait Store:
-    AccountStore + SignalStore + JobQueue + InvestigationStore + KnowledgeStore + Send + Sync + 'static
+    AccountStore
+    + SignalStore
+    + JobQueue
+    + InvestigationStore
+    + KnowledgeStore
+    + ChatStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend(&self) -> &'static str;

@@ -217,6 +217,7 @@ fn step_label(kind: StepKind) -> &'static str {
         StepKind::Message => "Message",
         StepKind::Report => "Report",
         StepKind::Error => "Error",
+        StepKind::Approval => "Approval",
     }
 }
 
@@ -295,15 +296,17 @@ fn step_rows(steps: &[Step], approvals: &HashMap<u32, Approval>) -> Vec<StepRow>
                         Err(_) => row.detail = pretty(&step.payload),
                     }
                 }
-                StepKind::Thought | StepKind::Finding | StepKind::Error | StepKind::Plan => {
-                    match words(&step.payload) {
-                        Some(text) => row.text = text,
-                        None => {
-                            row.detail = pretty(&step.payload);
-                            row.collapsible = true;
-                        }
+                StepKind::Thought
+                | StepKind::Finding
+                | StepKind::Error
+                | StepKind::Plan
+                | StepKind::Approval => match words(&step.payload) {
+                    Some(text) => row.text = text,
+                    None => {
+                        row.detail = pretty(&step.payload);
+                        row.collapsible = true;
                     }
-                }
+                },
                 StepKind::Message => {
                     // The prompt Aurora wrote is long and the same each time: collapsed.
                     row.collapsible =

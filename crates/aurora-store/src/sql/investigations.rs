@@ -13,11 +13,11 @@ mod connectors;
 use async_trait::async_trait;
 use aurora_core::StoreError;
 use aurora_core::ids::{
-    ApprovalId, ConnectorId, IncidentId, InvestigationId, JobId, OrgId, UserId,
+    ApprovalId, AuditId, ConnectorId, IncidentId, InvestigationId, JobId, OrgId, UserId,
 };
 use aurora_core::investigation::{
-    Approval, ApprovalStatus, Connector, ConnectorCheck, Investigation, InvestigationStatus,
-    LlmSettings, NewConnector, NewStep, Report, Step, UsageSummary,
+    Approval, ApprovalStatus, AuditEntry, Connector, ConnectorCheck, Investigation,
+    InvestigationStatus, LlmSettings, NewConnector, NewStep, Report, Step, UsageSummary,
 };
 use aurora_core::job;
 use aurora_core::llm::Usage;
@@ -179,7 +179,7 @@ async fn ensure_user(conn: &mut AnyConnection, org: OrgId, user: UserId) -> Resu
 /// Inserts a queued investigation after checking that its incident and user are the
 /// organisation's. The checks read before the transaction writes, which on SQLite is safe
 /// because every write goes through the one writer connection that runs this transaction.
-async fn insert_investigation(
+pub(super) async fn insert_investigation(
     conn: &mut AnyConnection,
     org: OrgId,
     incident: Option<IncidentId>,
@@ -343,7 +343,7 @@ impl InvestigationStore for SqlStore {
                 sqlx::query(concat!(
                     "SELECT ",
                     investigation_columns!(),
-                    " FROM investigations WHERE org_id = $1 \
+                    " FROM investigations WHERE org_id = $1 AND trigger_kind <> 'chat' \
                      ORDER BY created_at DESC, id DESC LIMIT $2"
                 ))
                 .bind(org.to_string())
@@ -664,7 +664,14 @@ impl InvestigationStore for SqlStore {
         };
         let mut tx = self.writer().begin().await.map_err(db_error)?;
         // Read before the write: safe on SQLite, whose writes all go through this connection.
-        ensure_user(&mut tx, org, user).await?;
+        let actor = sqlx::query("SELECT name FROM users WHERE org_id = $1 AND id = $2")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound("user"))?;
+        let actor_name = text(&actor, "name")?;
         let decided = sqlx::query(concat!(
             "UPDATE approvals SET status = $1, decided_by = $2, decided_at = $3, reason = $4 \
              WHERE org_id = $5 AND id = $6 AND status = 'pending' RETURNING ",
@@ -693,6 +700,28 @@ impl InvestigationStore for SqlStore {
             )));
         };
         let approval = approval_from_row(&row)?;
+        let details = json!({
+            "investigation_id": approval.investigation_id,
+            "step_seq": approval.step_seq,
+            "tool": approval.tool,
+            "arguments": approval.arguments,
+            "reason": approval.reason,
+        });
+        sqlx::query(
+            "INSERT INTO audit_log (id, org_id, at, actor_id, actor_name, action, target, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(AuditId::new().to_string())
+        .bind(org.to_string())
+        .bind(to_millis(now))
+        .bind(user.to_string())
+        .bind(actor_name)
+        .bind(format!("approval.{}", status.as_str()))
+        .bind(format!("approval:{id}"))
+        .bind(to_json(&details)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(approval)
     }
@@ -717,6 +746,31 @@ impl InvestigationStore for SqlStore {
         .as_ref()
         .map(approval_from_row)
         .transpose()
+    }
+
+    async fn list_audit(&self, org: OrgId, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        sqlx::query(
+            "SELECT id, at, actor_id, actor_name, action, target, details FROM audit_log \
+             WHERE org_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(org.to_string())
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(|row| {
+            Ok(AuditEntry {
+                id: parse_column(&text(row, "id")?, "audit id")?,
+                at: time_at(row, "at")?,
+                actor_id: opt_parse(row, "actor_id", "user id")?,
+                actor_name: text(row, "actor_name")?,
+                action: text(row, "action")?,
+                target: text(row, "target")?,
+                details: json_column(row, "details")?,
+            })
+        })
+        .collect()
     }
 
     async fn create_connector(

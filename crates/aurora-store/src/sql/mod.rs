@@ -2,6 +2,7 @@
 //! PostgreSQL, with one migration set per backend.
 
 mod accounts;
+mod chat;
 mod grouping;
 mod investigations;
 mod jobs;

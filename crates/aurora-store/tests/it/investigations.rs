@@ -27,7 +27,7 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-async fn user(store: &SqlStore, org: OrgId, email: &str) -> UserId {
+pub(crate) async fn user(store: &SqlStore, org: OrgId, email: &str) -> UserId {
     store
         .create_user(
             org,
@@ -44,7 +44,7 @@ async fn user(store: &SqlStore, org: OrgId, email: &str) -> UserId {
 }
 
 /// An open incident of `org`, made the way incidents are made: by an alert.
-async fn incident(store: &SqlStore, org: OrgId, fingerprint: &str) -> IncidentId {
+pub(crate) async fn incident(store: &SqlStore, org: OrgId, fingerprint: &str) -> IncidentId {
     let source = SourceId::new();
     store
         .create_source(

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod blobs;
+mod chat;
 mod harness;
 mod investigations;
 mod jobs;
