@@ -29,7 +29,7 @@ use aurora_core::llm::{
 };
 use aurora_core::ports::Store;
 use aurora_core::telemetry::{EvidenceRequest, TelemetrySource};
-use aurora_core::tool::{Tool, ToolEffect, ToolError};
+use aurora_core::tool::{Tool, ToolEffect};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -41,7 +41,9 @@ use crate::llm::pricing::{ModelPrice, estimate_cost};
 use crate::report::{
     REPORT_SCHEMA, Ranked, ReportContext, evidence_report, parse_agent_report, with_agent_text,
 };
-use crate::tools::{Decision, ToolLimits, Toolset, await_approval, model_message};
+use crate::tools::{
+    Decision, ToolLimits, Toolset, await_approval, error_payload, millis, model_message, unique_ids,
+};
 
 /// The limits one investigation's agent pass runs under.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -690,19 +692,6 @@ impl Investigator {
     }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn error_payload(call_id: &str, error: ToolError) -> ToolResultPayload {
-    ToolResultPayload {
-        call_id: call_id.to_owned(),
-        output: None,
-        error: Some(error),
-        truncated: false,
-    }
-}
-
 fn base_report(
     evidence: &EvidenceResult,
     steps: &[Step],
@@ -856,26 +845,7 @@ impl Conversation {
 
     /// Gives every call an id no other call of this investigation has.
     fn unique_ids(&mut self, calls: Vec<ToolCall>) -> Vec<ToolCall> {
-        calls
-            .into_iter()
-            .map(|mut call| {
-                let base = if call.id.trim().is_empty() || call.id.starts_with(EVIDENCE_CALL_PREFIX)
-                {
-                    format!("call-{}", self.ids.len() + 1)
-                } else {
-                    call.id.clone()
-                };
-                let mut id = base.clone();
-                let mut n = 2;
-                while self.ids.contains(&id) {
-                    id = format!("{base}-{n}");
-                    n += 1;
-                }
-                self.ids.insert(id.clone());
-                call.id = id;
-                call
-            })
-            .collect()
+        unique_ids(&mut self.ids, calls, Some(EVIDENCE_CALL_PREFIX))
     }
 
     fn push_assistant(

@@ -6,6 +6,7 @@
 //! from ([`model_message`]), and the system prompt tells the model never to follow
 //! instructions found inside it.
 
+use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use aurora_core::StoreError;
 use aurora_core::ids::{InvestigationId, OrgId};
 use aurora_core::investigation::{ApprovalStatus, ToolResultPayload};
+use aurora_core::llm::ToolCall;
 use aurora_core::ports::Store;
 use aurora_core::tool::{Tool, ToolError, ToolOutput, ToolSpec};
 use futures::FutureExt;
@@ -232,6 +234,51 @@ pub fn model_message(seq: u32, tool: &str, payload: &ToolResultPayload) -> Strin
         (None, None) => json!({"step": seq, "source": fallback, "result": null}),
     };
     value.to_string()
+}
+
+/// Gives each of `calls` an id that no call in `taken` has (providers may repeat ids across
+/// turns, or send none), and adds it to `taken`. An id starting with `reserved` is replaced too.
+pub(crate) fn unique_ids(
+    taken: &mut BTreeSet<String>,
+    calls: Vec<ToolCall>,
+    reserved: Option<&str>,
+) -> Vec<ToolCall> {
+    calls
+        .into_iter()
+        .map(|mut call| {
+            let base = if call.id.trim().is_empty()
+                || reserved.is_some_and(|prefix| call.id.starts_with(prefix))
+            {
+                format!("call-{}", taken.len() + 1)
+            } else {
+                call.id.clone()
+            };
+            let mut id = base.clone();
+            let mut n = 2;
+            while taken.contains(&id) {
+                id = format!("{base}-{n}");
+                n += 1;
+            }
+            taken.insert(id.clone());
+            call.id = id;
+            call
+        })
+        .collect()
+}
+
+/// The recorded result of a call that did not run, for `error`.
+pub(crate) fn error_payload(call_id: &str, error: ToolError) -> ToolResultPayload {
+    ToolResultPayload {
+        call_id: call_id.to_owned(),
+        output: None,
+        error: Some(error),
+        truncated: false,
+    }
+}
+
+/// A duration in whole milliseconds, as steps record it.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A person's decision on a mutating call, as the gate saw it.

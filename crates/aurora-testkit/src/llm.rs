@@ -49,6 +49,9 @@ pub enum ScriptedTurn {
     FailMidStream(u16),
     /// The answer comes after a delay (for timeouts).
     Delayed(Duration, Box<ScriptedTurn>),
+    /// A streamed answer whose chunks come this far apart (for following a stream as it is
+    /// written).
+    Paced(Duration, Box<ScriptedTurn>),
     /// The answer reports this usage instead of [`DEFAULT_USAGE`].
     WithUsage {
         /// Prompt tokens.
@@ -74,6 +77,11 @@ impl ScriptedTurn {
     /// This answer, after `delay`.
     pub fn delayed(self, delay: Duration) -> Self {
         ScriptedTurn::Delayed(delay, Box::new(self))
+    }
+
+    /// This answer, its streamed chunks `gap` apart.
+    pub fn paced(self, gap: Duration) -> Self {
+        ScriptedTurn::Paced(gap, Box::new(self))
     }
 
     /// This answer, reporting the given usage.
@@ -230,6 +238,8 @@ struct Answer {
     text: String,
     calls: Vec<(String, String, Value)>,
     usage: (u64, u64),
+    /// Time between streamed chunks.
+    pace: Option<Duration>,
 }
 
 enum Next {
@@ -266,10 +276,15 @@ impl Shared {
     /// Unwraps delays (sleeping them) and usage into an answer or a failure.
     async fn resolve(&self, mut turn: ScriptedTurn, id_prefix: &str) -> Next {
         let mut usage = DEFAULT_USAGE;
-        loop {
+        let mut pace = None;
+        let next = loop {
             match turn {
                 ScriptedTurn::Delayed(delay, inner) => {
                     tokio::time::sleep(delay).await;
+                    turn = *inner;
+                }
+                ScriptedTurn::Paced(gap, inner) => {
+                    pace = Some(gap);
                     turn = *inner;
                 }
                 ScriptedTurn::WithUsage {
@@ -280,18 +295,22 @@ impl Shared {
                     usage = (input_tokens, output_tokens);
                     turn = *inner;
                 }
-                ScriptedTurn::Status(status) => return Next::Fail(status),
-                ScriptedTurn::FailMidStream(status) => return Next::FailMidStream(status),
+                ScriptedTurn::Status(status) => break Next::Fail(status),
+                ScriptedTurn::FailMidStream(status) => break Next::FailMidStream(status),
                 ScriptedTurn::Text(text) => {
-                    return Next::Answer(self.answer(text, vec![], usage, id_prefix));
+                    break Next::Answer(self.answer(text, vec![], usage, id_prefix));
                 }
                 ScriptedTurn::ToolCalls(calls) => {
-                    return Next::Answer(self.answer(String::new(), calls, usage, id_prefix));
+                    break Next::Answer(self.answer(String::new(), calls, usage, id_prefix));
                 }
                 ScriptedTurn::TextThenTools(text, calls) => {
-                    return Next::Answer(self.answer(text, calls, usage, id_prefix));
+                    break Next::Answer(self.answer(text, calls, usage, id_prefix));
                 }
             }
+        };
+        match next {
+            Next::Answer(answer) => Next::Answer(Answer { pace, ..answer }),
+            other => other,
         }
     }
 
@@ -309,7 +328,12 @@ impl Shared {
                 (format!("{id_prefix}{n:04}"), name, args)
             })
             .collect();
-        Answer { text, calls, usage }
+        Answer {
+            text,
+            calls,
+            usage,
+            pace: None,
+        }
     }
 }
 
@@ -336,12 +360,15 @@ fn json_response(status: u16, body: &Value) -> Response {
     response
 }
 
-fn sse_response(events: Vec<String>) -> Response {
-    let stream = futures::stream::iter(
-        events
-            .into_iter()
-            .map(|e| Ok::<_, Infallible>(Bytes::from(e))),
-    );
+fn sse_response(events: Vec<String>, pace: Option<Duration>) -> Response {
+    use futures::StreamExt;
+    let stream =
+        futures::stream::iter(events.into_iter().enumerate()).then(move |(i, e)| async move {
+            if let Some(gap) = pace.filter(|_| i > 0) {
+                tokio::time::sleep(gap).await;
+            }
+            Ok::<_, Infallible>(Bytes::from(e))
+        });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
@@ -386,7 +413,7 @@ async fn openai(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let answer = match shared.resolve(turn, "call_").await {
         Next::Fail(status) => return openai_error(status),
         Next::FailMidStream(status) if streamed => {
-            return sse_response(openai_stream_failure(&id, &model, status));
+            return sse_response(openai_stream_failure(&id, &model, status), None);
         }
         Next::FailMidStream(status) => return openai_error(status),
         Next::Answer(answer) => answer,
@@ -396,7 +423,10 @@ async fn openai(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             == Some(true);
-        sse_response(openai_stream(&id, &model, &answer, include_usage))
+        sse_response(
+            openai_stream(&id, &model, &answer, include_usage),
+            answer.pace,
+        )
     } else {
         json_response(200, &openai_completion(&id, &model, &answer))
     }
@@ -579,13 +609,13 @@ async fn anthropic(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     let answer = match shared.resolve(turn, "toolu_").await {
         Next::Fail(status) => return anthropic_error(status),
         Next::FailMidStream(status) if streamed => {
-            return sse_response(anthropic_stream_failure(&id, &model, status));
+            return sse_response(anthropic_stream_failure(&id, &model, status), None);
         }
         Next::FailMidStream(status) => return anthropic_error(status),
         Next::Answer(answer) => answer,
     };
     if streamed {
-        sse_response(anthropic_stream(&id, &model, &answer))
+        sse_response(anthropic_stream(&id, &model, &answer), answer.pace)
     } else {
         json_response(200, &anthropic_message(&id, &model, &answer))
     }
