@@ -7,6 +7,7 @@
 pub mod accounts;
 mod api;
 mod auth;
+pub mod chat;
 pub mod config;
 pub mod error;
 mod extract;

@@ -9,6 +9,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::accounts::Accounts;
+use crate::chat::Chat;
 use crate::config::{AuthConfig, ServerConfig};
 use crate::investigations::Investigations;
 use crate::knowledge::Knowledge;
@@ -38,6 +39,7 @@ struct Inner {
     signals: Arc<Signals>,
     investigations: Arc<Investigations>,
     knowledge: Arc<Knowledge>,
+    chat: Arc<Chat>,
     config: Config,
     metrics: PrometheusHandle,
     build: BuildInfo,
@@ -54,6 +56,7 @@ impl AppState {
         signals: Arc<Signals>,
         investigations: Arc<Investigations>,
         knowledge: Arc<Knowledge>,
+        chat: Arc<Chat>,
         config: Config,
         metrics: PrometheusHandle,
         build: BuildInfo,
@@ -68,6 +71,7 @@ impl AppState {
             signals,
             investigations,
             knowledge,
+            chat,
             config,
             metrics,
             build,
@@ -98,6 +102,10 @@ impl AppState {
 
     pub fn knowledge(&self) -> &Knowledge {
         &self.0.knowledge
+    }
+
+    pub fn chat(&self) -> &Chat {
+        &self.0.chat
     }
 
     pub fn config(&self) -> &Config {

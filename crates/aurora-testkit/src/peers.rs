@@ -387,3 +387,71 @@ impl NatsServer {
         self.process.log_tail()
     }
 }
+
+/// The Alertmanager binary named by [`ALERTMANAGER_ENV`], or why the test has to skip.
+pub fn alertmanager_from_env() -> Result<PathBuf, String> {
+    binary_from_env(ALERTMANAGER_ENV)
+}
+
+/// A lone Alertmanager (no Prometheus, no clustering) whose one receiver notifies nobody: a
+/// system for tools to read and change (silences).
+pub struct Alertmanager {
+    url: String,
+    // Dropped (killed) before the directory is removed.
+    process: Process,
+    _dir: TempDir,
+}
+
+impl Alertmanager {
+    /// Starts it on a free port and waits until it is ready.
+    pub async fn start(binary: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for alertmanager");
+        let root = dir.path();
+        let config = root.join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n",
+        )
+        .expect("write alertmanager.yml");
+        let port = free_port();
+        let mut process = Process::spawn(
+            "alertmanager",
+            root,
+            Command::new(binary).args([
+                format!("--config.file={}", config.display()),
+                format!("--storage.path={}", root.join("data").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--cluster.listen-address=".to_owned(),
+            ]),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        process.wait_ready(&format!("{url}/-/ready")).await;
+        Self {
+            url,
+            process,
+            _dir: dir,
+        }
+    }
+
+    /// Its API root, e.g. `http://127.0.0.1:9093`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Its silences (`GET /api/v2/silences`).
+    pub async fn silences(&self) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}/api/v2/silences", self.url))
+            .send()
+            .await
+            .expect("GET /api/v2/silences")
+            .json()
+            .await
+            .expect("silences as JSON")
+    }
+
+    /// The last lines of its log, for failure messages.
+    pub fn logs(&self) -> String {
+        self.process.log_tail()
+    }
+}

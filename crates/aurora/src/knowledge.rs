@@ -9,13 +9,14 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use aurora_core::StoreError;
+use aurora_core::chat::{ChatSession, ServerMessage, transcript};
 use aurora_core::events::{DomainEvent, EventBus};
-use aurora_core::ids::{DocumentId, OrgId};
+use aurora_core::ids::{DocumentId, IncidentId, InvestigationId, OrgId};
 use aurora_core::investigation::Investigation;
 use aurora_core::job::{Job, JobError, JobHandler, NewJob};
 use aurora_core::knowledge::{
-    BlobStore, Document, DocumentIndex, DocumentKind, DocumentStatus, Embedder, INDEX_DOCUMENT,
-    NewChunk, NewDocument, blob_key,
+    BlobStore, Document, DocumentFilter, DocumentIndex, DocumentKind, DocumentStatus, Embedder,
+    INDEX_DOCUMENT, NewChunk, NewDocument, blob_key,
 };
 use aurora_core::ports::Store;
 use aurora_knowledge::chunk::{ChunkConfig, Chunker, Sizer};
@@ -395,6 +396,100 @@ impl Indexer {
             None => "Investigation report".to_owned(),
         };
         let markdown = format!("# {title}\n\n{}", report.to_markdown());
+        self.remember(
+            org,
+            Generated {
+                title,
+                kind: DocumentKind::Incident,
+                filename: format!("report-{}.md", investigation.id),
+                markdown,
+                incident: investigation.incident_id,
+                investigation: investigation.id,
+            },
+        )
+        .await
+    }
+
+    /// Adds a chat conversation to the knowledge base (kind `chat`), replacing the version an
+    /// earlier turn of the same session added, so that later questions and investigations
+    /// find what was asked and answered.
+    pub async fn remember_chat(
+        &self,
+        session: &ChatSession,
+    ) -> Result<Option<Document>, IndexError> {
+        let org = session.org_id;
+        let unavailable = |err: StoreError| IndexError::Unavailable(err.to_string());
+        let steps = self
+            .store
+            .list_steps(org, session.investigation_id, None)
+            .await
+            .map_err(unavailable)?;
+        let answered = steps.iter().any(|s| {
+            matches!(
+                ServerMessage::from_step(s),
+                Some(ServerMessage::Assistant { ref content, .. }) if !content.trim().is_empty()
+            )
+        });
+        if !answered {
+            return Ok(None);
+        }
+        let earlier: Vec<Document> = self
+            .store
+            .list_documents(
+                org,
+                &DocumentFilter {
+                    kind: Some(DocumentKind::Chat),
+                    limit: Some(1000),
+                    ..DocumentFilter::default()
+                },
+            )
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .filter(|d| d.investigation_id == Some(session.investigation_id))
+            .collect();
+        let added = self
+            .remember(
+                org,
+                Generated {
+                    title: format!("Chat: {}", session.title),
+                    kind: DocumentKind::Chat,
+                    filename: format!("chat-{}.md", session.id),
+                    markdown: transcript(session, &steps),
+                    incident: session.incident_id,
+                    investigation: session.investigation_id,
+                },
+            )
+            .await?;
+        for old in earlier {
+            if added.as_ref().is_some_and(|d| d.id == old.id) {
+                continue;
+            }
+            let deleted = self.store.delete_document(org, old.id).await;
+            match deleted {
+                Ok(doc) => {
+                    if let Err(err) = self.blobs.delete(&doc.blob_key).await {
+                        tracing::warn!(%err, "cannot delete an earlier version of a conversation's original");
+                    }
+                }
+                Err(StoreError::NotFound(_)) => {}
+                Err(err) => return Err(unavailable(err)),
+            }
+        }
+        Ok(added)
+    }
+
+    /// Stores a document Aurora wrote (its original, its record) and queues its indexing; an
+    /// identical one already stored is returned instead.
+    async fn remember(&self, org: OrgId, doc: Generated) -> Result<Option<Document>, IndexError> {
+        let Generated {
+            title,
+            kind,
+            filename,
+            markdown,
+            incident,
+            investigation,
+        } = doc;
         let bytes = markdown.into_bytes();
         let sha256 = hex::encode(Sha256::digest(&bytes));
         if let Some(existing) = self
@@ -417,14 +512,14 @@ impl Indexer {
                 org,
                 &NewDocument {
                     title,
-                    kind: DocumentKind::Incident,
-                    filename: Some(format!("report-{}.md", investigation.id)),
+                    kind,
+                    filename: Some(filename),
                     size_bytes: size,
                     sha256: sha256.clone(),
                     blob_key: key,
                     tags: Vec::new(),
-                    incident_id: investigation.incident_id,
-                    investigation_id: Some(investigation.id),
+                    incident_id: incident,
+                    investigation_id: Some(investigation),
                 },
             )
             .await
@@ -460,6 +555,16 @@ impl Indexer {
             .await;
         Ok(Some(document))
     }
+}
+
+/// A document Aurora wrote, to remember.
+struct Generated {
+    title: String,
+    kind: DocumentKind,
+    filename: String,
+    markdown: String,
+    incident: Option<IncidentId>,
+    investigation: InvestigationId,
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! The `aurora` binary as a library: settings, wiring and start-up, so that tests start the same
 //! application the binary does. This is the only crate that chooses implementations of ports.
 
+pub mod chat;
 pub mod commands;
 pub mod connectors;
 pub mod investigate;

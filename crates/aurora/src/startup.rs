@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use aurora_agent::chat::ChatOptions;
 use aurora_core::events::EventBus;
 use aurora_core::job;
 use aurora_core::knowledge::BlobStore;
@@ -16,6 +17,7 @@ use aurora_core::ports::Store;
 use aurora_core::secrets::SecretStore;
 use aurora_server::AppState;
 use aurora_server::accounts::Accounts;
+use aurora_server::chat::Chat;
 use aurora_server::investigations::Investigations;
 use aurora_server::knowledge::Knowledge;
 use aurora_server::signals::Signals;
@@ -27,6 +29,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::chat::AgentChat;
 use crate::connectors::BuiltinConnectors;
 use crate::investigate::{InvestigateJob, OrgResources};
 use crate::knowledge::{IndexDocumentJob, Indexer, open_embedder};
@@ -63,6 +66,8 @@ pub struct Services {
     pub indexer: Arc<Indexer>,
     /// The knowledge base as the API and UI see it.
     pub knowledge: Arc<Knowledge>,
+    /// Chat sessions and the hub that streams them.
+    pub chat: Arc<Chat>,
 }
 
 impl Services {
@@ -144,6 +149,23 @@ impl Services {
             embedding.embedder.clone(),
             events.clone(),
         ));
+        let resolver = Arc::new(OrgResources::new(
+            store.clone(),
+            secrets.clone(),
+            connectors.clone(),
+            indexer.embedder().cloned(),
+        ));
+        let runner = Arc::new(AgentChat::new(
+            store.clone() as Arc<dyn Store>,
+            resolver,
+            ChatOptions::default(),
+            indexer.clone(),
+        ));
+        let chat = Arc::new(Chat::new(
+            store.clone() as Arc<dyn Store>,
+            investigations.clone(),
+            runner,
+        ));
         Ok(Self {
             store,
             secrets,
@@ -156,6 +178,7 @@ impl Services {
             blobs,
             indexer,
             knowledge,
+            chat,
         })
     }
 }
@@ -216,6 +239,7 @@ impl Application {
             services.signals.clone(),
             services.investigations.clone(),
             services.knowledge.clone(),
+            services.chat.clone(),
             aurora_server::Config {
                 server: settings.server.clone(),
                 auth: settings.auth.clone(),

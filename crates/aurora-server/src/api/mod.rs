@@ -2,6 +2,7 @@
 
 mod accounts;
 mod alerts;
+mod chat;
 mod grouping;
 mod investigations;
 mod jobs;
@@ -133,6 +134,16 @@ fn api_v1(max_delivery_bytes: usize) -> ApiRoutes {
             "/api/v1/incidents/{id}/similar",
             knowledge::similar_incidents,
         )
+        .get("/api/v1/chat/ws", chat::ws)
+        .get("/api/v1/chat/sessions", chat::list)
+        .post("/api/v1/chat/sessions", chat::create)
+        .get("/api/v1/chat/sessions/{id}", chat::get)
+        .patch("/api/v1/chat/sessions/{id}", chat::update)
+        .delete("/api/v1/chat/sessions/{id}", chat::delete)
+        .get("/api/v1/chat/sessions/{id}/messages", chat::messages)
+        .post("/api/v1/chat/sessions/{id}/messages", chat::ask)
+        .post("/api/v1/chat/sessions/{id}/stop", chat::stop)
+        .get("/api/v1/audit", chat::audit)
 }
 
 /// One method on one path of the REST API.

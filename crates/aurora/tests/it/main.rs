@@ -5,6 +5,7 @@
 
 mod accounts;
 mod browser;
+mod chat;
 mod cli;
 mod cloudwatch;
 mod crash;

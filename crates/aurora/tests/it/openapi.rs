@@ -528,6 +528,84 @@ async fn real_responses_validate_against_their_documented_schemas() {
     )
     .await;
     check(&doc, "POST", "/api/v1/jobs/{id}/retry", status, &not_failed);
+
+    let (status, session) = call(
+        Method::POST,
+        "/api/v1/chat/sessions".into(),
+        Some(json!({"title": "Checkout", "mode": "agent"})),
+    )
+    .await;
+    check(&doc, "POST", "/api/v1/chat/sessions", status, &session);
+    let chat = session["id"].as_str().unwrap().to_owned();
+    let (status, sessions) = call(Method::GET, "/api/v1/chat/sessions".into(), None).await;
+    check(&doc, "GET", "/api/v1/chat/sessions", status, &sessions);
+    let (status, renamed) = call(
+        Method::PATCH,
+        format!("/api/v1/chat/sessions/{chat}"),
+        Some(json!({"title": "Checkout latency"})),
+    )
+    .await;
+    check(
+        &doc,
+        "PATCH",
+        "/api/v1/chat/sessions/{id}",
+        status,
+        &renamed,
+    );
+    // No model is configured: the question is recorded, its turn ends saying why.
+    let asked = app
+        .client
+        .post(app.url(&format!("/api/v1/chat/sessions/{chat}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"content": "why?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_documented_status(
+        &doc,
+        "POST",
+        "/api/v1/chat/sessions/{id}/messages",
+        asked.status(),
+    );
+    let started = std::time::Instant::now();
+    let messages = loop {
+        let (status, messages) = call(
+            Method::GET,
+            format!("/api/v1/chat/sessions/{chat}/messages?after=0"),
+            None,
+        )
+        .await;
+        check(
+            &doc,
+            "GET",
+            "/api/v1/chat/sessions/{id}/messages",
+            status,
+            &messages,
+        );
+        if messages.as_array().unwrap().len() >= 2 || started.elapsed().as_secs() > 10 {
+            break messages;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(messages[1]["type"], "turn_end", "{messages}");
+    assert_eq!(messages[1]["outcome"], "failed");
+    let (status, stopped) = call(
+        Method::POST,
+        format!("/api/v1/chat/sessions/{chat}/stop"),
+        None,
+    )
+    .await;
+    check(
+        &doc,
+        "POST",
+        "/api/v1/chat/sessions/{id}/stop",
+        status,
+        &stopped,
+    );
+    let (status, one) = call(Method::GET, format!("/api/v1/chat/sessions/{chat}"), None).await;
+    check(&doc, "GET", "/api/v1/chat/sessions/{id}", status, &one);
+    let (status, audit) = call(Method::GET, "/api/v1/audit".into(), None).await;
+    check(&doc, "GET", "/api/v1/audit", status, &audit);
 }
 
 /// The validator itself: it must reject what the document forbids, or the test above proves
