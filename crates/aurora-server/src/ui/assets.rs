@@ -13,7 +13,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 7] = [
+const ASSETS: [Asset; 8] = [
     Asset {
         file: "app.css",
         content_type: "text/css; charset=utf-8",
@@ -23,6 +23,11 @@ const ASSETS: [Asset; 7] = [
         file: "app.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../static/app.js"),
+    },
+    Asset {
+        file: "chat.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../static/chat.js"),
     },
     Asset {
         file: "favicon.svg",
@@ -63,6 +68,8 @@ pub struct AssetUrls {
     /// uPlot, for the charts of returned series (the incident page only).
     pub uplot_js: String,
     pub uplot_css: String,
+    /// The Chat page's WebSocket client.
+    pub chat_js: String,
 }
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {
@@ -84,6 +91,7 @@ static URLS: LazyLock<AssetUrls> = LazyLock::new(|| {
         icon: url("favicon.svg"),
         uplot_js: url("uPlot.iife.min.js"),
         uplot_css: url("uPlot.min.css"),
+        chat_js: url("chat.js"),
     }
 });
 

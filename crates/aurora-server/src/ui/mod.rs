@@ -5,6 +5,7 @@
 //! handler serves both: it renders the partial when the request comes from htmx.
 
 mod assets;
+mod chat;
 mod connectors;
 mod incidents;
 mod investigation;
@@ -51,6 +52,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/incidents/{id}/comments", post(incidents::comment))
         .route("/incidents/{id}/similar", get(knowledge::similar))
+        .route("/chat", get(chat::page).post(chat::create))
+        .route("/chat/{id}", get(chat::show).post(chat::update))
+        .route("/chat/{id}/delete", post(chat::delete))
         .route("/knowledge", get(knowledge::page))
         .route("/knowledge/documents", get(knowledge::documents))
         .route("/knowledge/{id}/delete", post(knowledge::delete))
