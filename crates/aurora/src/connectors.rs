@@ -4,6 +4,7 @@
 //! | kind | config | secrets | test |
 //! |---|---|---|---|
 //! | `prometheus` | [`PrometheusConfig`] | `token` (bearer) or `password` (basic) | `/-/ready` and the version, through the outbound URL guard |
+//! | `alertmanager` | [`AlertmanagerConfig`] | `token` (bearer) or `password` (basic) | `/-/ready`, the version and cluster state from `/api/v2/status`, through the outbound URL guard |
 //! | `snapshot` | `{"path": "<dir>"}`: a recorded telemetry snapshot directory | none | the directory holds at least one case `aurora_analysis::loaders::discover` recognises |
 
 use std::collections::BTreeMap;
@@ -11,18 +12,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aurora_connectors::alertmanager::{self, AlertmanagerClient, AlertmanagerConfig};
 use aurora_connectors::prometheus::{self, PrometheusClient, PrometheusConfig};
 use aurora_connectors::ssrf::UrlPolicy;
 use aurora_core::ids::OrgId;
 use aurora_core::investigation::{Connector, ConnectorCheck};
 use aurora_core::secrets::{SecretRef, SecretStore};
 use aurora_server::investigations::{ConnectorCatalog, ConnectorKindInfo};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 /// The kind of Prometheus connectors.
 pub const PROMETHEUS: &str = "prometheus";
+/// The kind of Alertmanager connectors.
+pub const ALERTMANAGER: &str = "alertmanager";
 /// The kind of recorded-snapshot connectors.
 pub const SNAPSHOT: &str = "snapshot";
 
@@ -46,17 +51,51 @@ impl BuiltinConnectors {
     ) -> Result<PrometheusClient, String> {
         let config =
             PrometheusConfig::from_json(connector.config.clone()).map_err(|e| e.to_string())?;
-        let secret = match config.auth.secret_ref() {
-            Some(secret_ref) => Some(
-                self.secrets
-                    .get(org, secret_ref)
-                    .await
-                    .map_err(|e| format!("cannot read the connector's secret: {e}"))?,
-            ),
-            None => None,
-        };
+        let secret = self.read_secret(org, config.auth.secret_ref()).await?;
         let credentials = config.auth.credentials(secret).map_err(|e| e.to_string())?;
         PrometheusClient::new(&config, credentials, &self.policy).map_err(|e| e.to_string())
+    }
+
+    /// A client for an `alertmanager` connector, its secret read from the secret store.
+    pub async fn alertmanager_client(
+        &self,
+        org: OrgId,
+        connector: &Connector,
+    ) -> Result<AlertmanagerClient, String> {
+        let config =
+            AlertmanagerConfig::from_json(connector.config.clone()).map_err(|e| e.to_string())?;
+        let secret = self.read_secret(org, config.auth.secret_ref()).await?;
+        let credentials = config.credentials(secret).map_err(|e| e.to_string())?;
+        AlertmanagerClient::new(&config, credentials, &self.policy).map_err(|e| e.to_string())
+    }
+
+    /// The value of a connector's secret, when its `auth` names one (either kind: Alertmanager's
+    /// auth is Prometheus's).
+    async fn read_secret(
+        &self,
+        org: OrgId,
+        secret_ref: Option<&SecretRef>,
+    ) -> Result<Option<SecretString>, String> {
+        let Some(secret_ref) = secret_ref else {
+            return Ok(None);
+        };
+        self.secrets
+            .get(org, secret_ref)
+            .await
+            .map(Some)
+            .map_err(|e| format!("cannot read the connector's secret: {e}"))
+    }
+
+    async fn test_alertmanager(&self, org: OrgId, connector: &Connector) -> Result<String, String> {
+        let client = self.alertmanager_client(org, connector).await?;
+        let report = alertmanager::check(&client)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cluster = report
+            .cluster
+            .filter(|c| c != "ready" && c != "disabled")
+            .map_or_else(String::new, |c| format!("; its cluster is {c}"));
+        readiness(ALERTMANAGER, report.ready, report.version, &cluster)
     }
 
     async fn test_prometheus(&self, org: OrgId, connector: &Connector) -> Result<String, String> {
@@ -64,16 +103,25 @@ impl BuiltinConnectors {
         let report = prometheus::check(&client)
             .await
             .map_err(|e| e.to_string())?;
-        let version = report
-            .version
-            .map_or_else(String::new, |v| format!(" (version {v})"));
-        if report.ready {
-            Ok(format!("prometheus answers and is ready{version}"))
-        } else {
-            Err(format!(
-                "prometheus answers but is not ready yet{version}; try again shortly"
-            ))
-        }
+        readiness(PROMETHEUS, report.ready, report.version, "")
+    }
+}
+
+/// The outcome of a health check that reached `kind`: ready (with `extra` said after the
+/// version), or not ready yet.
+fn readiness(
+    kind: &str,
+    ready: bool,
+    version: Option<String>,
+    extra: &str,
+) -> Result<String, String> {
+    let version = version.map_or_else(String::new, |v| format!(" (version {v})"));
+    if ready {
+        Ok(format!("{kind} answers and is ready{version}{extra}"))
+    } else {
+        Err(format!(
+            "{kind} answers but is not ready yet{version}; try again shortly"
+        ))
     }
 }
 
@@ -116,37 +164,41 @@ fn test_snapshot(connector: &Connector) -> Result<String, String> {
     }
 }
 
-/// Puts the reference of the given secret into the Prometheus `auth` section.
-fn prometheus_config(
+/// Puts the reference of the given secret (`token` for bearer, `password` for basic) into the
+/// `auth` section of a Prometheus or Alertmanager configuration; `kind` names it in errors.
+fn with_auth_secret(
+    kind: &str,
     config: &Value,
     secrets: &BTreeMap<String, SecretRef>,
-    policy: &UrlPolicy,
+    example_url: &str,
 ) -> Result<Value, String> {
     let mut config = config.clone();
     let Some(object) = config.as_object_mut() else {
-        return Err(
-            "prometheus config must be a JSON object, e.g. {\"url\": \"http://prometheus:9090\"}"
-                .to_owned(),
-        );
+        return Err(format!(
+            "{kind} config must be a JSON object, e.g. {{\"url\": \"{example_url}\"}}"
+        ));
     };
     let auth = object
         .entry("auth")
         .or_insert_with(|| json!({"type": "none"}));
     let Some(auth) = auth.as_object_mut() else {
-        return Err("prometheus config: auth must be an object with a type".to_owned());
+        return Err(format!("{kind} config: auth must be an object with a type"));
     };
     if auth.contains_key("secret_ref") {
-        return Err(
-            "prometheus config: auth.secret_ref is set by Aurora; give the token or password in secrets instead"
-                .to_owned(),
-        );
+        return Err(format!(
+            "{kind} config: auth.secret_ref is set by Aurora; give the token or password in secrets instead"
+        ));
     }
-    let kind = auth
+    let auth_type = auth
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("none")
         .to_owned();
-    let (kind, field) = match (kind.as_str(), secrets.get("token"), secrets.get("password")) {
+    let (auth_type, field) = match (
+        auth_type.as_str(),
+        secrets.get("token"),
+        secrets.get("password"),
+    ) {
         (_, Some(_), Some(_)) => {
             return Err(
                 "give either secrets.token (bearer) or secrets.password (basic), not both"
@@ -166,7 +218,7 @@ fn prometheus_config(
         }
         (other, _, _) if other != "none" => {
             return Err(format!(
-                "prometheus config: auth type {other:?} is unknown; use none, bearer or basic"
+                "{kind} config: auth type {other:?} is unknown; use none, bearer or basic"
             ));
         }
         ("none", None, Some(_)) => {
@@ -177,14 +229,38 @@ fn prometheus_config(
         }
         _ => ("none", None),
     };
-    auth.insert("type".to_owned(), Value::from(kind));
+    auth.insert("type".to_owned(), Value::from(auth_type));
     if let Some(secret_ref) = field {
         auth.insert("secret_ref".to_owned(), Value::from(secret_ref.to_string()));
     }
+    Ok(config)
+}
+
+/// Puts the reference of the given secret into the Prometheus `auth` section.
+fn prometheus_config(
+    config: &Value,
+    secrets: &BTreeMap<String, SecretRef>,
+    policy: &UrlPolicy,
+) -> Result<Value, String> {
+    let config = with_auth_secret(PROMETHEUS, config, secrets, "http://prometheus:9090")?;
     let parsed = PrometheusConfig::from_json(config.clone()).map_err(|e| e.to_string())?;
     // The outbound URL guard, before anything is stored: no request is made here.
     PrometheusClient::new(&parsed, prometheus::Credentials::None, policy)
         .map_err(|e| format!("prometheus config: {e}"))?;
+    Ok(config)
+}
+
+/// Puts the reference of the given secret into the Alertmanager `auth` section.
+fn alertmanager_config(
+    config: &Value,
+    secrets: &BTreeMap<String, SecretRef>,
+    policy: &UrlPolicy,
+) -> Result<Value, String> {
+    let config = with_auth_secret(ALERTMANAGER, config, secrets, "http://alertmanager:9093")?;
+    let parsed = AlertmanagerConfig::from_json(config.clone()).map_err(|e| e.to_string())?;
+    // The outbound URL guard, before anything is stored: no request is made here.
+    AlertmanagerClient::new(&parsed, alertmanager::Credentials::None, policy)
+        .map_err(|e| format!("alertmanager config: {e}"))?;
     Ok(config)
 }
 
@@ -198,6 +274,17 @@ impl ConnectorCatalog for BuiltinConnectors {
                     .to_owned(),
                 config_example: json!({
                     "url": "http://prometheus.monitoring:9090",
+                    "auth": {"type": "none"},
+                    "timeout": "30s"
+                }),
+                secret_fields: vec!["token".to_owned(), "password".to_owned()],
+            },
+            ConnectorKindInfo {
+                kind: ALERTMANAGER.to_owned(),
+                title: "Alertmanager (read alerts and silences; silences created with approval)"
+                    .to_owned(),
+                config_example: json!({
+                    "url": "http://alertmanager.monitoring:9093",
                     "auth": {"type": "none"},
                     "timeout": "30s"
                 }),
@@ -220,6 +307,7 @@ impl ConnectorCatalog for BuiltinConnectors {
     ) -> Result<Value, String> {
         match kind {
             PROMETHEUS => prometheus_config(config, secrets, &self.policy),
+            ALERTMANAGER => alertmanager_config(config, secrets, &self.policy),
             SNAPSHOT => snapshot_config(config).map(|_| config.clone()),
             other => Err(format!("unknown connector kind {other:?}")),
         }
@@ -228,6 +316,7 @@ impl ConnectorCatalog for BuiltinConnectors {
     async fn test(&self, org: OrgId, connector: &Connector) -> ConnectorCheck {
         let outcome = match connector.kind.as_str() {
             PROMETHEUS => self.test_prometheus(org, connector).await,
+            ALERTMANAGER => self.test_alertmanager(org, connector).await,
             SNAPSHOT => {
                 // Walking the directory is blocking file IO.
                 let connector = connector.clone();

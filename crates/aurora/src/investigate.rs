@@ -11,6 +11,7 @@ use aurora_agent::{
     Budget, InvestigateError, Investigator, ResolveError, ResourceResolver, Resources,
     SnapshotTelemetry,
 };
+use aurora_connectors::alertmanager;
 use aurora_connectors::prometheus::{self, PrometheusTelemetry};
 use aurora_core::StoreError;
 use aurora_core::events::EventBus;
@@ -26,7 +27,7 @@ use aurora_core::telemetry::{EvidenceBundle, EvidenceRequest, TelemetrySource};
 use aurora_core::tool::ToolError;
 use serde::Deserialize;
 
-use crate::connectors::{BuiltinConnectors, PROMETHEUS, SNAPSHOT, snapshot_path};
+use crate::connectors::{ALERTMANAGER, BuiltinConnectors, PROMETHEUS, SNAPSHOT, snapshot_path};
 use crate::knowledge::Indexer;
 
 /// Puts together an organisation's resources from its connectors and LLM settings.
@@ -65,6 +66,16 @@ impl OrgResources {
                     into.tools.extend(prometheus::tools(client.clone(), &name));
                     into.telemetry
                         .push(Arc::new(PrometheusTelemetry::new(client, &name)));
+                }),
+            // Its tools only; `alertmanager_create_silence` is mutating, so the agent runtime
+            // asks a person to approve each call.
+            ALERTMANAGER => self
+                .connectors
+                .alertmanager_client(org, connector)
+                .await
+                .map(|client| {
+                    into.tools
+                        .extend(alertmanager::tools(Arc::new(client), &name));
                 }),
             SNAPSHOT => match snapshot_path(connector) {
                 Ok(path) => tokio::task::spawn_blocking(move || SnapshotTelemetry::open(&path))

@@ -10,19 +10,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aurora_core::tool::{Series, ToolError};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
-use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ConfigError, Credentials, PrometheusConfig};
-use crate::ssrf::{SsrfError, UrlPolicy, find_refusal};
+use crate::http::{self, HttpEndpoint};
+use crate::ssrf::{SsrfError, UrlPolicy};
 
 /// Largest response body read; larger answers are refused with a hint to narrow the query.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
-/// How long establishing a connection may take, at most (the request timeout bounds it too).
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a Prometheus request failed. Messages say what to check.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +71,8 @@ pub enum PrometheusError {
     #[error("{0}")]
     InvalidRequest(String),
 }
+
+http::endpoint_error!(PrometheusError, ConfigError);
 
 impl From<PrometheusError> for ToolError {
     fn from(error: PrometheusError) -> Self {
@@ -345,10 +344,7 @@ pub fn parse_query_data(data: serde_json::Value) -> Result<QueryData, String> {
 /// A Prometheus HTTP API client. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct PrometheusClient {
-    base: Url,
-    http: reqwest::Client,
-    credentials: Credentials,
-    timeout: Duration,
+    endpoint: HttpEndpoint<PrometheusError>,
     max_range_points: u32,
     max_series: usize,
     rate_window: Duration,
@@ -364,38 +360,10 @@ impl PrometheusClient {
         policy: &UrlPolicy,
     ) -> Result<Self, PrometheusError> {
         config.validate()?;
-        let base = config.base_url()?;
-        policy.check_url(&base)?;
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| ConfigError(format!("headers: {name:?} is not a header name")))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| ConfigError(format!("headers: bad value for {name}")))?;
-            headers.insert(name, value);
-        }
-        let mut builder = policy
-            .client_builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(MAX_CONNECT_TIMEOUT))
-            .user_agent(concat!("aurora/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .danger_accept_invalid_certs(config.tls_insecure_skip_verify);
-        if let Some(pem) = &config.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|e| ConfigError(format!("ca_pem: {e}")))?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| ConfigError(format!("could not build the HTTP client: {e}")))?;
+        let endpoint =
+            HttpEndpoint::connect(config.base_url()?, &config.settings(), credentials, policy)?;
         Ok(Self {
-            base,
-            http,
-            credentials,
-            timeout: config.timeout,
+            endpoint,
             max_range_points: config.max_range_points,
             max_series: config.max_series,
             rate_window: config.rate_window,
@@ -404,7 +372,7 @@ impl PrometheusClient {
 
     /// The base URL (with a trailing `/`).
     pub fn base_url(&self) -> &Url {
-        &self.base
+        self.endpoint.base()
     }
 
     /// Most series the evidence pass reads.
@@ -547,13 +515,13 @@ impl PrometheusClient {
         match response.status() {
             s if s.is_success() => Ok(true),
             StatusCode::SERVICE_UNAVAILABLE => Ok(false),
-            status => Err(self.status_error(status, "-/ready", String::new())),
+            status => Err(self.endpoint.status_error(status, "-/ready", "")),
         }
     }
 
     /// `Prometheus "name" at <url>`-style text for tool sources.
     pub fn describe(&self, connector_name: &str) -> String {
-        format!("prometheus {connector_name:?} at {}", self.base)
+        format!("prometheus {connector_name:?} at {}", self.endpoint.base())
     }
 
     async fn call_typed<T: DeserializeOwned>(
@@ -575,7 +543,16 @@ impl PrometheusClient {
     ) -> Result<(serde_json::Value, Vec<String>), PrometheusError> {
         let response = self.send(method, path, params).await?;
         let status = response.status();
-        let body = self.read_body(response).await?;
+        let body = self
+            .endpoint
+            .read_body(response, MAX_BODY_BYTES, || {
+                PrometheusError::InvalidRequest(format!(
+                    "prometheus answered with more than {} MiB; narrow the query (more specific \
+                     selectors, a shorter range or a wider step)",
+                    MAX_BODY_BYTES / (1024 * 1024)
+                ))
+            })
+            .await?;
         match serde_json::from_slice::<Envelope>(&body) {
             Ok(envelope) if envelope.status == "success" => match envelope.data {
                 Some(data) => Ok((data, envelope.warnings)),
@@ -586,7 +563,9 @@ impl PrometheusClient {
                 message: envelope.error.unwrap_or_else(|| format!("HTTP {status}")),
             }),
             _ if !status.is_success() => {
-                Err(self.status_error(status, path, String::from_utf8_lossy(&body).into_owned()))
+                Err(self
+                    .endpoint
+                    .status_error(status, path, &String::from_utf8_lossy(&body)))
             }
             Ok(envelope) => Err(self.decode_error(format!("status {:?}", envelope.status))),
             Err(e) => Err(self.decode_error(format!("not Prometheus API JSON: {e}"))),
@@ -599,99 +578,17 @@ impl PrometheusClient {
         path: &str,
         params: &[(&str, String)],
     ) -> Result<reqwest::Response, PrometheusError> {
-        let url = self
-            .base
-            .join(path)
-            .map_err(|e| PrometheusError::InvalidRequest(format!("bad path {path:?}: {e}")))?;
-        let mut request = self.http.request(method.clone(), url);
-        request = if method == Method::POST {
+        let request = self.endpoint.request(method.clone(), path)?;
+        let request = if method == Method::POST {
             request.form(params)
         } else {
             request.query(params)
         };
-        request = match &self.credentials {
-            Credentials::None => request,
-            Credentials::Bearer(token) => request.bearer_auth(token.expose_secret()),
-            Credentials::Basic { username, password } => {
-                request.basic_auth(username, Some(password.expose_secret()))
-            }
-        };
-        request.send().await.map_err(|e| self.transport_error(&e))
-    }
-
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, PrometheusError> {
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.transport_error(&e))?
-        {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(PrometheusError::InvalidRequest(format!(
-                    "prometheus answered with more than {} MiB; narrow the query (more specific \
-                     selectors, a shorter range or a wider step)",
-                    MAX_BODY_BYTES / (1024 * 1024)
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    }
-
-    fn transport_error(&self, error: &reqwest::Error) -> PrometheusError {
-        let url = self.base.to_string();
-        match find_refusal(error) {
-            Some(refusal @ SsrfError::Refused { .. }) => {
-                return PrometheusError::Refused(refusal.clone());
-            }
-            Some(other) => {
-                return PrometheusError::Unreachable {
-                    url,
-                    detail: other.to_string(),
-                };
-            }
-            None => {}
-        }
-        if error.is_timeout() {
-            return PrometheusError::Timeout {
-                url,
-                secs: self.timeout.as_secs().max(1),
-            };
-        }
-        // The innermost cause is the useful part ("Connection refused (os error 111)").
-        let mut detail = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(e) = source {
-            detail = e.to_string();
-            source = e.source();
-        }
-        PrometheusError::Unreachable { url, detail }
-    }
-
-    fn status_error(&self, status: StatusCode, path: &str, body: String) -> PrometheusError {
-        let url = self.base.to_string();
-        match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PrometheusError::Unauthorized {
-                url,
-                status: status.as_u16(),
-            },
-            StatusCode::NOT_FOUND => PrometheusError::NotFound {
-                url,
-                path: format!("/{path}"),
-            },
-            _ => PrometheusError::Http {
-                url,
-                status: status.as_u16(),
-                body: snippet(&body),
-            },
-        }
+        self.endpoint.send(request).await
     }
 
     fn decode_error(&self, detail: String) -> PrometheusError {
-        PrometheusError::Decode {
-            url: self.base.to_string(),
-            detail,
-        }
+        self.endpoint.decode_error(detail)
     }
 }
 
@@ -757,15 +654,6 @@ pub fn is_label_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A body shortened for an error message.
-fn snippet(body: &str) -> String {
-    let body = body.trim();
-    match body.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &body[..cut]),
-        None => body.to_owned(),
-    }
 }
 
 #[cfg(test)]

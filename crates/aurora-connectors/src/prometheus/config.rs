@@ -15,14 +15,15 @@
 //! [`Credentials`].
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use aurora_core::secrets::SecretRef;
 use reqwest::Url;
-use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+pub use crate::http::Credentials;
+use crate::http::{self, default_timeout};
 
 /// Prometheus refuses range queries with more points per series than this.
 pub const PROMETHEUS_MAX_POINTS: u32 = 11_000;
@@ -43,7 +44,7 @@ pub struct PrometheusConfig {
     /// at most 10 minutes.
     #[serde(
         default = "default_timeout",
-        deserialize_with = "deserialize_duration",
+        deserialize_with = "http::deserialize_duration",
         serialize_with = "humantime_serde::serialize"
     )]
     pub timeout: Duration,
@@ -69,7 +70,7 @@ pub struct PrometheusConfig {
     /// Default `"1m"`: four scrapes at Prometheus's default 15 s interval.
     #[serde(
         default = "default_rate_window",
-        deserialize_with = "deserialize_duration",
+        deserialize_with = "http::deserialize_duration",
         serialize_with = "humantime_serde::serialize"
     )]
     pub rate_window: Duration,
@@ -127,38 +128,6 @@ impl PrometheusAuth {
     }
 }
 
-/// Resolved credentials, handed to the client at construction. Never printed.
-#[derive(Clone, Default)]
-pub enum Credentials {
-    /// No authentication.
-    #[default]
-    None,
-    /// A bearer token.
-    Bearer(SecretString),
-    /// HTTP basic authentication.
-    Basic {
-        /// The user name (not secret).
-        username: String,
-        /// The password.
-        password: SecretString,
-    },
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Credentials::None => f.write_str("None"),
-            Credentials::Bearer(_) => f.write_str("Bearer([redacted])"),
-            Credentials::Basic { username, .. } => {
-                write!(
-                    f,
-                    "Basic {{ username: {username:?}, password: [redacted] }}"
-                )
-            }
-        }
-    }
-}
-
 /// The configuration is not usable; the message says which field and what to change.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("prometheus config: {0}")]
@@ -191,12 +160,7 @@ impl PrometheusConfig {
     /// Checks the values serde cannot: the URL, limits, headers and the CA certificate.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.base_url()?;
-        if self.timeout.is_zero() || self.timeout > Duration::from_secs(600) {
-            return Err(ConfigError(format!(
-                "timeout {:?} is out of range; use between 1s and 10m",
-                self.timeout
-            )));
-        }
+        http::check_timeout(self.timeout).map_err(ConfigError)?;
         if self.max_range_points == 0 || self.max_range_points > PROMETHEUS_MAX_POINTS {
             return Err(ConfigError(format!(
                 "max_range_points {} is out of range; use 1 to {PROMETHEUS_MAX_POINTS}",
@@ -214,68 +178,17 @@ impl PrometheusConfig {
                 "rate_window must be at least 1s; use e.g. \"1m\"".to_owned(),
             ));
         }
-        for (name, value) in &self.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| ConfigError(format!("headers: {name:?} is not a header name")))?;
-            if header == reqwest::header::AUTHORIZATION {
-                return Err(ConfigError(
-                    "headers: Authorization is not allowed here; use auth with a secret_ref"
-                        .to_owned(),
-                ));
-            }
-            HeaderValue::from_str(value).map_err(|_| {
-                ConfigError(format!(
-                    "headers: the value of {name:?} is not a valid header value"
-                ))
-            })?;
-        }
-        if let Some(pem) = &self.ca_pem {
-            reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .ok()
-                .filter(|certs| !certs.is_empty())
-                .ok_or_else(|| {
-                    ConfigError(
-                        "ca_pem holds no PEM certificate; paste the CA's \"-----BEGIN CERTIFICATE-----\" block"
-                            .to_owned(),
-                    )
-                })?;
-        }
-        Ok(())
+        http::check_headers(&self.headers).map_err(ConfigError)?;
+        http::check_ca_pem(self.ca_pem.as_deref()).map_err(ConfigError)
     }
 
     /// The URL with a trailing `/`, so API paths join under its path prefix.
     pub fn base_url(&self) -> Result<Url, ConfigError> {
-        let mut url = Url::parse(self.url.trim())
-            .map_err(|e| ConfigError(format!("url {:?} is not a URL: {e}", self.url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConfigError(format!(
-                "url scheme {:?} is not supported; use http or https",
-                url.scheme()
-            )));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(ConfigError(
-                "url must not contain a user name or password; use auth with a secret_ref"
-                    .to_owned(),
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(ConfigError(format!(
-                "url {:?} must not have a query or fragment",
-                self.url
-            )));
-        }
-        if !url.path().ends_with('/') {
-            let path = format!("{}/", url.path());
-            url.set_path(&path);
-        }
-        Ok(url)
+        http::base_url(&self.url).map_err(ConfigError)
     }
 }
 
-fn default_timeout() -> Duration {
-    Duration::from_secs(30)
-}
+http::endpoint_settings!(PrometheusConfig);
 
 fn default_max_range_points() -> u32 {
     PROMETHEUS_MAX_POINTS
@@ -287,28 +200,6 @@ fn default_max_series() -> usize {
 
 fn default_rate_window() -> Duration {
     Duration::from_secs(60)
-}
-
-/// A duration given as seconds (a number) or in words (`"30s"`, `"1m 30s"`).
-fn deserialize_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(f64),
-        Text(String),
-    }
-    match Raw::deserialize(deserializer)? {
-        Raw::Seconds(s) => Duration::try_from_secs_f64(s).map_err(|_| {
-            serde::de::Error::custom(format!(
-                "{s} is not a duration; use seconds >= 0 or \"30s\""
-            ))
-        }),
-        Raw::Text(text) => humantime_serde::re::humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration ({e}); use e.g. \"30s\""
-            ))
-        }),
-    }
 }
 
 #[cfg(test)]

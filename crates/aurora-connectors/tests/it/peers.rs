@@ -4,6 +4,10 @@
 //!
 //! Binaries come from `AURORA_PROMETHEUS` and `AURORA_NODE_EXPORTER` (Debian's
 //! `/usr/bin/prometheus` and `/usr/bin/prometheus-node-exporter`).
+//!
+//! [`Alertmanager`] runs a lone Alertmanager (`AURORA_ALERTMANAGER`, Debian's
+//! `/usr/bin/prometheus-alertmanager`) with a receiver that sends nothing; tests post alerts to
+//! it themselves.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,22 +15,29 @@ use std::time::{Duration, Instant};
 
 pub const PROMETHEUS_ENV: &str = "AURORA_PROMETHEUS";
 pub const NODE_EXPORTER_ENV: &str = "AURORA_NODE_EXPORTER";
+pub const ALERTMANAGER_ENV: &str = "AURORA_ALERTMANAGER";
 /// The alert the rule raises while `aurora_test_condition > 0`.
 pub const ALERT_NAME: &str = "AuroraTestCondition";
 
+fn binary(var: &str) -> Result<PathBuf, String> {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .ok_or_else(|| format!("{var} is not set"))?;
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{var}={} is not a file", path.display()))
+    }
+}
+
 /// The binaries, or why the test skips.
 pub fn binaries() -> Result<(PathBuf, PathBuf), String> {
-    let get = |var: &str| -> Result<PathBuf, String> {
-        let path = std::env::var_os(var)
-            .map(PathBuf::from)
-            .ok_or_else(|| format!("{var} is not set"))?;
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(format!("{var}={} is not a file", path.display()))
-        }
-    };
-    Ok((get(PROMETHEUS_ENV)?, get(NODE_EXPORTER_ENV)?))
+    Ok((binary(PROMETHEUS_ENV)?, binary(NODE_EXPORTER_ENV)?))
+}
+
+/// The Alertmanager binary, or why the test skips.
+pub fn alertmanager_binary() -> Result<PathBuf, String> {
+    binary(ALERTMANAGER_ENV)
 }
 
 struct Process {
@@ -219,3 +230,94 @@ scrape_configs:
 "#
     )
 }
+
+/// A lone Alertmanager on a free loopback port, no clustering, routing everything to a receiver
+/// that notifies nobody. Killed on drop.
+pub struct Alertmanager {
+    pub url: String,
+    // Dropped (killed) before the directory is removed.
+    process: Process,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    /// Starts it and waits until `/-/ready` answers.
+    pub async fn start(binary: &Path) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().to_path_buf();
+        std::fs::write(root.join("alertmanager.yml"), ALERTMANAGER_CONFIG)
+            .expect("write alertmanager.yml");
+        let port = free_port();
+        let process = Process::spawn(
+            "alertmanager",
+            &root,
+            Command::new(binary).current_dir(&root).args([
+                format!("--config.file={}", root.join("alertmanager.yml").display()),
+                format!("--storage.path={}", root.join("data").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                // No gossip: keeps Alertmanager off the network.
+                "--cluster.listen-address=".to_owned(),
+            ]),
+        );
+        let am = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            process,
+            _dir: dir,
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = http
+                .get(format!("{}/-/ready", am.url))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return am;
+            }
+            if Instant::now() > deadline {
+                panic!("alertmanager not ready at {}\n{}", am.url, am.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Posts alerts (`POST /api/v2/alerts`), as Prometheus would.
+    pub async fn post_alerts(&self, alerts: serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v2/alerts", self.url))
+            .json(&alerts)
+            .send()
+            .await
+            .expect("post alerts");
+        assert!(
+            response.status().is_success(),
+            "posting alerts: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// `GET` a path of its API as JSON.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(format!("{}/{path}", self.url))
+            .send()
+            .await
+            .expect("get from alertmanager")
+            .json()
+            .await
+            .expect("alertmanager JSON")
+    }
+
+    pub fn logs(&self) -> String {
+        format!("--- {} ---\n{}", self.process.name, self.process.log_tail())
+    }
+}
+
+const ALERTMANAGER_CONFIG: &str = r#"route:
+  receiver: nobody
+  group_by: ["alertname"]
+receivers:
+  - name: nobody
+"#;

@@ -53,7 +53,7 @@ impl Api<'_> {
 }
 
 /// Delivers an Alertmanager alert; returns the incident it opened.
-async fn open_incident(app: &TestApp, token: &str) -> IncidentId {
+pub(crate) async fn open_incident(app: &TestApp, token: &str) -> IncidentId {
     let source: Value = app
         .client
         .post(app.url("/api/v1/sources"))
@@ -586,7 +586,7 @@ async fn connectors_keep_their_secrets_and_are_checked_before_use() {
         .iter()
         .map(|k| k["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["prometheus", "snapshot"]);
+    assert_eq!(names, ["prometheus", "alertmanager", "snapshot"]);
 
     // A snapshot directory with one recorded case.
     let snapshots = tempfile::tempdir().unwrap();
