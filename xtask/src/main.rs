@@ -9,8 +9,12 @@
 //!   incident's investigation.
 //! - `cargo run -p xtask -- bench-kb-ingest [--pages N] [--model-dir DIR]`: `aurora kb add` over
 //!   generated PDF, DOCX, Markdown and HTML documents; pages/s, chunks/s and peak RSS.
+//! - `cargo run -p xtask -- bench-chat [--sessions N] [--rounds R]`: N concurrent chat
+//!   WebSocket sessions against a scripted streaming model: memory per idle session, added
+//!   latency to the first token (p50/p95/p99/max), and a cross-talk check.
 
 mod bench_kb_ingest;
+mod chat;
 mod common;
 mod http;
 mod ingest;
@@ -19,8 +23,7 @@ mod serve;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo run -p xtask -- bench-serve | bench-ingest | bench-investigate | bench-kb-ingest";
+const USAGE: &str = "usage: cargo run -p xtask -- bench-serve | bench-ingest | bench-investigate | bench-kb-ingest | bench-chat";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
         "bench-ingest" => ingest::run(),
         "bench-investigate" => investigate::run(),
         "bench-kb-ingest" => bench_kb_ingest::run(),
+        "bench-chat" => chat::run(),
         _ => Err(USAGE.into()),
     };
     match outcome {

@@ -42,6 +42,9 @@ enum Command {
     Migrate,
     /// Print the effective configuration, with secrets redacted
     Config,
+    /// Chat with the agent of a running Aurora: a conversation in the terminal, one question
+    /// (--ask), or the sessions (--list)
+    Chat(commands::chat::Args),
     /// Manage users and API tokens
     #[command(subcommand)]
     Admin(commands::admin::Command),
@@ -74,6 +77,8 @@ fn main() -> ExitCode {
         // Offline analysis needs neither configuration nor runtime.
         Command::Eval(args) => return report(commands::eval::eval(&args)),
         Command::Analyze(args) => return report(commands::eval::analyze(&args)),
+        // A client of a running server: it needs no configuration either.
+        Command::Chat(args) => return report(commands::chat::run(args)),
         _ => {}
     }
     let mut settings = match Settings::load(cli.config.as_deref()) {
@@ -109,7 +114,7 @@ fn main() -> ExitCode {
             Command::Admin(command) => commands::admin::run(settings, command).await,
             Command::Kb(command) => commands::kb::run(settings, command).await,
             Command::Models(command) => commands::kb::models(settings, command).await,
-            Command::Version | Command::Eval(_) | Command::Analyze(_) => Ok(()),
+            Command::Version | Command::Eval(_) | Command::Analyze(_) | Command::Chat(_) => Ok(()),
         }
     });
     report(outcome)

@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod admin;
+pub mod chat;
 pub mod demo;
 pub mod eval;
 pub mod investigate;

@@ -369,3 +369,304 @@ fn kb_add_indexes_a_folder_and_kb_search_finds_it() {
     let out = aurora(&["kb", "list"], dir.path(), None);
     assert_eq!(text(&out.stdout).lines().count(), 9);
 }
+
+// --- `aurora chat`, against a running Aurora and a scripted model ---
+
+mod chat {
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    use aurora_testkit::llm::{ScriptedLlm, ScriptedTurn};
+    use aurora_testkit::{TestApp, client, spawn_app};
+    use serde_json::json;
+
+    use super::text;
+
+    const ANSWER: &str = "Checkout is slow because the payments database is saturated.";
+
+    /// An app with an admin whose token is returned; the model is `llm` when given.
+    async fn app(llm: Option<&ScriptedLlm>) -> (TestApp, String) {
+        let app = spawn_app().await;
+        let admin = app.create_admin().await;
+        let token = app.token_for(&admin).await;
+        if let Some(llm) = llm {
+            let response = client()
+                .put(app.url("/api/v1/settings/llm"))
+                .bearer_auth(&token)
+                .json(&json!({
+                    "provider": "openai_compatible", "model": "scripted",
+                    "base_url": llm.base_url(), "api_key": ScriptedLlm::API_KEY
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "{:?}",
+                response.text().await
+            );
+        }
+        (app, token)
+    }
+
+    /// `aurora chat ARGS` against `app` with `token`, `stdin` piped in (or none at all).
+    async fn chat(
+        app: &TestApp,
+        token: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> std::process::Output {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_aurora"));
+        command
+            .arg("chat")
+            .args(["--server", &app.address, "--token", token])
+            .args(args)
+            .env_remove("AURORA_CONFIG")
+            .env_remove("AURORA_SERVER")
+            .env_remove("AURORA_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("run aurora chat");
+        if let Some(input) = stdin {
+            use tokio::io::AsyncWriteExt;
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(input.as_bytes()).await.unwrap();
+            drop(pipe);
+        }
+        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("aurora chat finished within a minute")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn chat_ask_prints_the_answer_and_list_shows_the_session() {
+        let llm = ScriptedLlm::start([ScriptedTurn::text(ANSWER)]).await;
+        let (app, token) = app(Some(&llm)).await;
+
+        let out = chat(&app, &token, &["--ask", "why is checkout slow?"], None).await;
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains(ANSWER), "{stdout}\n{stderr}");
+        // The question went to the model as the last user message.
+        let asked = llm.requests()[0].body["messages"].to_string();
+        assert!(asked.contains("why is checkout slow?"), "{asked}");
+
+        let out = chat(&app, &token, &["--list"], None).await;
+        let listed = text(&out.stdout);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            listed.starts_with("ID") && listed.contains("why is checkout slow?"),
+            "{listed}"
+        );
+
+        let out = chat(&app, "aur_not-a-token", &["--ask", "hello?"], None).await;
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(err.contains("token") && err.contains("401"), "{err}");
+        let out = chat(&app, "aur_not-a-token", &["--list"], None).await;
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("token"));
+    }
+
+    #[tokio::test]
+    async fn chat_without_a_model_exits_non_zero_with_the_reason() {
+        let (app, token) = app(None).await;
+        let out = chat(&app, &token, &["--ask", "why is checkout slow?"], None).await;
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("[failed]") && stdout.contains("no chat model is configured"),
+            "{stdout}\n{stderr}"
+        );
+        assert!(stderr.contains("not answered"), "{stderr}");
+
+        let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_aurora"))
+            .args([
+                "chat",
+                "--server",
+                "http://127.0.0.1:1",
+                "--token",
+                "t",
+                "--list",
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert!(!unreachable.status.success());
+        assert!(
+            text(&unreachable.stderr).contains("cannot reach Aurora at http://127.0.0.1:1/"),
+            "{}",
+            text(&unreachable.stderr)
+        );
+        let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_aurora"))
+            .args([
+                "chat",
+                "--server",
+                "127.0.0.1:8080",
+                "--token",
+                "t",
+                "--list",
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert!(!bad.status.success());
+        assert!(
+            text(&bad.stderr).contains("--server"),
+            "{}",
+            text(&bad.stderr)
+        );
+    }
+
+    #[tokio::test]
+    async fn chat_reads_questions_from_piped_input_and_resumes_a_session_with_its_history() {
+        let llm = ScriptedLlm::with_responder(|body| {
+            let last = body["messages"]
+                .as_array()
+                .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+                .and_then(|m| m["content"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            ScriptedTurn::text(format!("You asked: {last}"))
+        })
+        .await;
+        let (app, token) = app(Some(&llm)).await;
+
+        let out = chat(
+            &app,
+            &token,
+            &["--title", "Piped"],
+            Some("first question\nsecond question\n"),
+        )
+        .await;
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let first = stdout.find("You asked: first question").expect(&stdout);
+        let second = stdout.find("You asked: second question").expect(&stdout);
+        assert!(first < second, "{stdout}");
+
+        let listed = text(&chat(&app, &token, &["--list"], None).await.stdout);
+        let line = listed.lines().find(|l| l.contains("Piped")).expect(&listed);
+        let id = line.split_whitespace().next().unwrap();
+
+        // Resumed: the history is printed, then the next question is answered.
+        let out = chat(&app, &token, &["--session", id], Some("third question\n")).await;
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        for expected in [
+            "» Ada Admin: first question",
+            "You asked: second question",
+            "You asked: third question",
+        ] {
+            assert!(
+                stdout.contains(expected),
+                "{expected:?} in {stdout}\n{stderr}"
+            );
+        }
+        assert_eq!(
+            stdout.matches("You asked: third question").count(),
+            1,
+            "{stdout}"
+        );
+    }
+
+    /// A session in agent mode whose model asks to create an Alertmanager silence; the
+    /// connector points at a closed port, so an approved call fails when it runs.
+    async fn agent_app(llm: &ScriptedLlm) -> (TestApp, String) {
+        let (app, token) = app(Some(llm)).await;
+        let connector = client()
+            .post(app.url("/api/v1/connectors"))
+            .bearer_auth(&token)
+            .json(&json!({"kind": "alertmanager", "name": "am",
+                          "config": {"url": "http://127.0.0.1:1"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(connector.status(), 201, "{:?}", connector.text().await);
+        (app, token)
+    }
+
+    fn silence() -> serde_json::Value {
+        json!({
+            "matchers": [{"name": "alertname", "value": "CheckoutLatencyHigh"}],
+            "duration": "1h",
+            "comment": "rollback in progress"
+        })
+    }
+
+    #[tokio::test]
+    async fn chat_ask_without_a_terminal_rejects_approvals_and_says_why() {
+        let llm = ScriptedLlm::start([
+            ScriptedTurn::TextThenTools(
+                "I will silence the alert.".into(),
+                vec![("alertmanager_create_silence".into(), silence())],
+            ),
+            ScriptedTurn::text("Understood; the alert is not silenced."),
+        ])
+        .await;
+        let (app, token) = agent_app(&llm).await;
+        let out = chat(
+            &app,
+            &token,
+            &["--mode", "agent", "--ask", "silence the checkout alert"],
+            None,
+        )
+        .await;
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        for expected in [
+            "I will silence the alert.",
+            "▸ alertmanager_create_silence {",
+            "approval needed to run alertmanager_create_silence",
+            "\"comment\": \"rollback in progress\"",
+            "rejecting it: no terminal to approve from",
+            "✗ rejected by Ada Admin: no terminal to approve from",
+            "Understood; the alert is not silenced.",
+        ] {
+            assert!(
+                stdout.contains(expected),
+                "{expected:?} in {stdout}\n{stderr}"
+            );
+        }
+        let told = llm.requests()[1].body["messages"].to_string();
+        assert!(told.contains("no terminal to approve from"), "{told}");
+    }
+
+    #[tokio::test]
+    async fn chat_asks_for_approval_and_shows_the_tool_cards() {
+        let llm = ScriptedLlm::start([
+            ScriptedTurn::tool_call("alertmanager_create_silence", silence()),
+            ScriptedTurn::text("The silence could not be created."),
+        ])
+        .await;
+        let (app, token) = agent_app(&llm).await;
+        let out = chat(
+            &app,
+            &token,
+            &["--mode", "agent"],
+            Some("silence the checkout alert\ny\n"),
+        )
+        .await;
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stderr.contains("Approve? [y/N]"), "{stderr}");
+        for expected in [
+            "▸ alertmanager_create_silence {",
+            "✓ approved by Ada Admin",
+            "  ✗ ",
+            "The silence could not be created.",
+        ] {
+            assert!(
+                stdout.contains(expected),
+                "{expected:?} in {stdout}\n{stderr}"
+            );
+        }
+    }
+}
