@@ -243,24 +243,27 @@ impl ChatAgent {
                 }
             };
             let started = Instant::now();
+            // The model call is dropped (its connection given up) before anyone hears that
+            // the turn stopped, so that a question asked at once does not meet it.
             let answer = tokio::select! {
                 answer = tokio::time::timeout(self.options.model_timeout, model.chat(&request, &on_delta)) => {
-                    answer.unwrap_or(Err(LlmError::Timeout(self.options.model_timeout.as_secs())))
+                    Some(answer.unwrap_or(Err(LlmError::Timeout(self.options.model_timeout.as_secs()))))
                 }
-                () = stop.cancelled() => {
-                    let partial = streamed.lock().map(|s| s.clone()).unwrap_or_default();
-                    if !partial.is_empty() {
-                        log.append(NewStep {
-                            duration_ms: Some(millis(started.elapsed())),
-                            ..NewStep::new(
-                                StepKind::Message,
-                                json!({"role": "assistant", "content": partial, "model": model.name(), "stopped": true}),
-                            )
-                        })
-                        .await?;
-                    }
-                    return log.end(TurnOutcome::Stopped, None).await;
+                () = stop.cancelled() => None,
+            };
+            let Some(answer) = answer else {
+                let partial = streamed.lock().map(|s| s.clone()).unwrap_or_default();
+                if !partial.is_empty() {
+                    log.append(NewStep {
+                        duration_ms: Some(millis(started.elapsed())),
+                        ..NewStep::new(
+                            StepKind::Message,
+                            json!({"role": "assistant", "content": partial, "model": model.name(), "stopped": true}),
+                        )
+                    })
+                    .await?;
                 }
+                return log.end(TurnOutcome::Stopped, None).await;
             };
             let response = match answer {
                 Ok(response) => response,

@@ -101,6 +101,8 @@ impl Frame {
 
 /// A turn in progress.
 struct Turn {
+    /// Tells this turn from the session's next one.
+    id: u64,
     stop: CancellationToken,
     /// The `seq` the streaming answer will be recorded as, and its text so far.
     answer_seq: u32,
@@ -110,6 +112,8 @@ struct Turn {
 #[derive(Default)]
 struct LiveState {
     turn: Option<Turn>,
+    /// The id of the last turn started.
+    turns: u64,
 }
 
 /// A session with attached connections or a running turn.
@@ -136,20 +140,33 @@ impl Live {
     }
 }
 
-/// Hands a turn's output to the hub.
-struct LiveSink(Arc<Live>);
+/// Hands one turn's output to the hub.
+struct LiveSink {
+    live: Arc<Live>,
+    turn: u64,
+}
+
+impl LiveSink {
+    /// Ends the turn unless a later one already started.
+    fn finish(&self) {
+        let mut state = self.live.lock();
+        if state.turn.as_ref().is_some_and(|t| t.id == self.turn) {
+            state.turn = None;
+        }
+    }
+}
 
 impl ChatSink for LiveSink {
     fn token(&self, seq: u32, text: &str) {
-        let mut state = self.0.lock();
-        if let Some(turn) = state.turn.as_mut() {
+        let mut state = self.live.lock();
+        if let Some(turn) = state.turn.as_mut().filter(|t| t.id == self.turn) {
             if turn.answer_seq != seq {
                 turn.answer_seq = seq;
                 turn.partial.clear();
             }
             turn.partial.push_str(text);
         }
-        self.0.send(&ServerMessage::Token {
+        self.live.send(&ServerMessage::Token {
             seq,
             text: text.to_owned(),
         });
@@ -159,13 +176,17 @@ impl ChatSink for LiveSink {
         let Some(message) = ServerMessage::from_step(step) else {
             return;
         };
-        let mut state = self.0.lock();
-        if let Some(turn) = state.turn.as_mut()
-            && turn.answer_seq <= step.seq
-        {
-            turn.partial.clear();
+        let mut state = self.live.lock();
+        if let Some(turn) = state.turn.as_mut().filter(|t| t.id == self.turn) {
+            if matches!(message, ServerMessage::TurnEnd { .. }) {
+                // Free before anyone hears of the end, so that a question sent on seeing it
+                // is taken, not refused as busy.
+                state.turn = None;
+            } else if turn.answer_seq <= step.seq {
+                turn.partial.clear();
+            }
         }
-        self.0.send(&message);
+        self.live.send(&message);
     }
 }
 
@@ -413,18 +434,24 @@ impl Chat {
         let session = self.store.get_chat_session(org, id).await?;
         let live = self.live(id);
         let stop = CancellationToken::new();
-        {
+        let turn = {
             let mut state = live.lock();
             if state.turn.is_some() {
                 return Err(ChatError::Busy);
             }
+            state.turns += 1;
             state.turn = Some(Turn {
+                id: state.turns,
                 stop: stop.clone(),
                 answer_seq: 0,
                 partial: String::new(),
             });
-        }
-        let sink = LiveSink(Arc::clone(&live));
+            state.turns
+        };
+        let sink = LiveSink {
+            live: Arc::clone(&live),
+            turn,
+        };
         let recorded = self
             .store
             .append_step(
@@ -440,7 +467,7 @@ impl Chat {
         let step = match recorded {
             Ok(step) => step,
             Err(err) => {
-                live.lock().turn = None;
+                sink.finish();
                 self.release(id);
                 return Err(err.into());
             }
@@ -488,7 +515,8 @@ impl Chat {
                     Err(err) => tracing::error!(%err, "cannot record the end of a chat turn"),
                 }
             }
-            sink.0.lock().turn = None;
+            // The turn's end freed the session already, unless the turn could not record it.
+            sink.finish();
             drop(sink);
             release(&sessions, id);
         });

@@ -20,6 +20,7 @@ pub struct AgentChat {
     resolver: Arc<dyn ResourceResolver>,
     agent: ChatAgent,
     memory: Arc<Indexer>,
+    remembering: tokio::sync::Mutex<()>,
 }
 
 impl AgentChat {
@@ -34,6 +35,7 @@ impl AgentChat {
             store,
             resolver,
             memory,
+            remembering: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -85,19 +87,21 @@ impl ChatRunner for AgentChat {
             .await
             .map_err(|err| format!("the chat could not be recorded: {err}"))?;
         if outcome == TurnOutcome::Answered {
-            let memory = Arc::clone(&self.memory);
-            let store = Arc::clone(&self.store);
-            let (org, id) = (session.org_id, session.id);
-            tokio::spawn(async move {
-                let remembered = match store.get_chat_session(org, id).await {
-                    Ok(session) => memory.remember_chat(&session).await.map(|_| ()),
-                    // Deleted in the meantime: nothing to remember.
-                    Err(_) => Ok(()),
-                };
-                if let Err(err) = remembered {
-                    tracing::warn!(%err, "the conversation could not be added to the knowledge base");
-                }
-            });
+            // The session is free again (its turn_end is out); one conversation at a time is
+            // written to the knowledge base, so that a version never outlives a later one.
+            let _one_at_a_time = self.remembering.lock().await;
+            let remembered = match self
+                .store
+                .get_chat_session(session.org_id, session.id)
+                .await
+            {
+                Ok(session) => self.memory.remember_chat(&session).await.map(|_| ()),
+                // Deleted in the meantime: nothing to remember.
+                Err(_) => Ok(()),
+            };
+            if let Err(err) = remembered {
+                tracing::warn!(%err, "the conversation could not be added to the knowledge base");
+            }
         }
         Ok(outcome)
     }

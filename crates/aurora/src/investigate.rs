@@ -3,6 +3,7 @@
 //! job that runs one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aurora_agent::knowledge::SearchKnowledge;
@@ -11,11 +12,11 @@ use aurora_agent::{
     Budget, InvestigateError, Investigator, ResolveError, ResourceResolver, Resources,
     SnapshotTelemetry,
 };
-use aurora_connectors::alertmanager;
-use aurora_connectors::prometheus::{self, PrometheusTelemetry};
+use aurora_connectors::alertmanager::{self, AlertmanagerClient};
+use aurora_connectors::prometheus::{self, PrometheusClient, PrometheusTelemetry};
 use aurora_core::StoreError;
 use aurora_core::events::EventBus;
-use aurora_core::ids::{IncidentId, InvestigationId, OrgId};
+use aurora_core::ids::{ConnectorId, IncidentId, InvestigationId, OrgId};
 use aurora_core::investigation::{
     Connector, Investigation, InvestigationStatus, LlmSettings, TRIGGER_INCIDENT_OPENED,
 };
@@ -25,10 +26,38 @@ use aurora_core::ports::Store;
 use aurora_core::secrets::SecretStore;
 use aurora_core::telemetry::{EvidenceBundle, EvidenceRequest, TelemetrySource};
 use aurora_core::tool::ToolError;
+use moka::sync::Cache;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use crate::connectors::{ALERTMANAGER, BuiltinConnectors, PROMETHEUS, SNAPSHOT, snapshot_path};
 use crate::knowledge::Indexer;
+
+/// How long a built model or connector client is reused. Building one reads the system's root
+/// certificates and, for a model, the API key from the secret store: worth doing once, not at
+/// every chat question. A change of the settings or the connector takes effect at once (it is
+/// part of the key); a key rotated in the secret store alone, within this time.
+const CLIENT_TTL: Duration = Duration::from_secs(600);
+/// Most clients of each kind kept.
+const MAX_CLIENTS: u64 = 1000;
+
+fn client_cache<K, V>() -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(MAX_CLIENTS)
+        .time_to_live(CLIENT_TTL)
+        .build()
+}
+
+/// A connector's client, kept between resolutions.
+#[derive(Clone)]
+enum ConnectorClient {
+    Prometheus(Arc<PrometheusClient>),
+    Alertmanager(Arc<AlertmanagerClient>),
+}
 
 /// Puts together an organisation's resources from its connectors and LLM settings.
 pub struct OrgResources {
@@ -37,6 +66,10 @@ pub struct OrgResources {
     connectors: Arc<BuiltinConnectors>,
     /// Embeds `search_knowledge` questions; keyword search without it.
     embedder: Option<Arc<dyn Embedder>>,
+    /// Each organisation's model, with the version of the settings it was built from.
+    models: Cache<OrgId, (OffsetDateTime, Arc<GenaiModel>)>,
+    /// Connector clients by connector and version.
+    clients: Cache<(ConnectorId, OffsetDateTime), ConnectorClient>,
 }
 
 impl OrgResources {
@@ -51,32 +84,49 @@ impl OrgResources {
             secrets,
             connectors,
             embedder,
+            models: client_cache(),
+            clients: client_cache(),
         }
+    }
+
+    /// The connector's client, built once per version of the connector.
+    async fn client(&self, org: OrgId, connector: &Connector) -> Result<ConnectorClient, String> {
+        let key = (connector.id, connector.updated_at);
+        if let Some(client) = self.clients.get(&key) {
+            return Ok(client);
+        }
+        let client = match connector.kind.as_str() {
+            PROMETHEUS => ConnectorClient::Prometheus(Arc::new(
+                self.connectors.prometheus_client(org, connector).await?,
+            )),
+            ALERTMANAGER => ConnectorClient::Alertmanager(Arc::new(
+                self.connectors.alertmanager_client(org, connector).await?,
+            )),
+            other => return Err(format!("this build has no connector of kind {other:?}")),
+        };
+        self.clients.insert(key, client.clone());
+        Ok(client)
     }
 
     async fn add_connector(&self, org: OrgId, connector: &Connector, into: &mut Resources) {
         let name = connector.name.clone();
         let added = match connector.kind.as_str() {
-            PROMETHEUS => self
-                .connectors
-                .prometheus_client(org, connector)
-                .await
-                .map(|client| {
-                    let client = Arc::new(client);
-                    into.tools.extend(prometheus::tools(client.clone(), &name));
-                    into.telemetry
-                        .push(Arc::new(PrometheusTelemetry::new(client, &name)));
-                }),
-            // Its tools only; `alertmanager_create_silence` is mutating, so the agent runtime
-            // asks a person to approve each call.
-            ALERTMANAGER => self
-                .connectors
-                .alertmanager_client(org, connector)
-                .await
-                .map(|client| {
-                    into.tools
-                        .extend(alertmanager::tools(Arc::new(client), &name));
-                }),
+            PROMETHEUS | ALERTMANAGER => {
+                self.client(org, connector)
+                    .await
+                    .map(|client| match client {
+                        ConnectorClient::Prometheus(client) => {
+                            into.tools.extend(prometheus::tools(client.clone(), &name));
+                            into.telemetry
+                                .push(Arc::new(PrometheusTelemetry::new(client, &name)));
+                        }
+                        // Its tools only; `alertmanager_create_silence` is mutating, so the agent
+                        // runtime asks a person to approve each call.
+                        ConnectorClient::Alertmanager(client) => {
+                            into.tools.extend(alertmanager::tools(client, &name));
+                        }
+                    })
+            }
             SNAPSHOT => match snapshot_path(connector) {
                 Ok(path) => tokio::task::spawn_blocking(move || SnapshotTelemetry::open(&path))
                     .await
@@ -103,6 +153,11 @@ impl OrgResources {
         org: OrgId,
         settings: &LlmSettings,
     ) -> Result<Arc<GenaiModel>, ResolveError> {
+        if let Some((version, model)) = self.models.get(&org)
+            && version == settings.updated_at
+        {
+            return Ok(model);
+        }
         let provider: Provider = serde_json::from_value(settings.provider.clone().into())
             .map_err(|e| ResolveError(format!("LLM settings: provider: {e}")))?;
         let mut config = LlmConfig::new(provider, settings.model.clone());
@@ -115,9 +170,12 @@ impl OrgResources {
             })?;
             config = config.with_api_key(key);
         }
-        GenaiModel::new(config)
+        let model = GenaiModel::new(config)
             .map(Arc::new)
-            .map_err(|e| ResolveError(format!("LLM settings: {e}")))
+            .map_err(|e| ResolveError(format!("LLM settings: {e}")))?;
+        self.models
+            .insert(org, (settings.updated_at, Arc::clone(&model)));
+        Ok(model)
     }
 }
 

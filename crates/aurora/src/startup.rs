@@ -25,6 +25,7 @@ use aurora_server::sns::SnsFetcher;
 use aurora_store::{
     InProcessEventBus, LocalSecretStore, ObjectBlobStore, SECRET_KEY_ENV, SqlStore,
 };
+use axum::serve::ListenerExt;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -326,8 +327,15 @@ impl Application {
             &self.services.signals,
             &streams_shutdown,
         );
+        // Small frames (a streamed chat token, an SSE event) go out at once instead of waiting
+        // for the peer's acknowledgement of the previous one (Nagle's algorithm).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "cannot set TCP_NODELAY on a connection");
+            }
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )

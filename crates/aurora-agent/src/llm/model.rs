@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,7 +38,9 @@ const MAX_DETAIL_CHARS: usize = 400;
 /// arrives. Without streaming the whole text, and each tool call, is still handed to the sink
 /// once the answer is in, so callers see the same deltas either way.
 pub struct GenaiModel {
-    client: Client,
+    /// Replaced after an abandoned call (see [`Abandoned`]).
+    client: Mutex<Client>,
+    connect_timeout: Duration,
     target: ServiceTarget,
     provider: Provider,
     model: String,
@@ -90,19 +93,16 @@ impl GenaiModel {
                 return Err(ConfigError::MissingApiKey(provider));
             }
         };
-        let client = Client::builder()
-            .with_web_config(
-                WebConfig::default().with_connect_timeout(config.timeout.min(CONNECT_TIMEOUT)),
-            )
-            .build()
-            .map_err(|e| ConfigError::Client(e.to_string()))?;
+        let connect_timeout = config.timeout.min(CONNECT_TIMEOUT);
+        let client = build_client(connect_timeout)?;
         let target = ServiceTarget {
             endpoint: Endpoint::from_owned(base_url.clone()),
             auth,
             model: ModelIden::new(kind, config.model.clone()),
         };
         Ok(Self {
-            client,
+            client: Mutex::new(client),
+            connect_timeout,
             target,
             provider: config.provider,
             model: config.model,
@@ -124,6 +124,22 @@ impl GenaiModel {
         &self.model
     }
 
+    /// The client calls go through (a cheap handle on a shared connection pool).
+    fn client(&self) -> Client {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Starts over with a new connection pool.
+    fn reconnect(&self) {
+        match build_client(self.connect_timeout) {
+            Ok(client) => *self.client.lock().unwrap_or_else(|e| e.into_inner()) = client,
+            Err(err) => tracing::warn!(%err, "cannot rebuild the model's HTTP client"),
+        }
+    }
+
     fn options(&self, request: &ChatRequest) -> ChatOptions {
         let mut options = ChatOptions::default()
             .with_max_tokens(request.max_tokens.unwrap_or(self.max_tokens))
@@ -143,7 +159,7 @@ impl GenaiModel {
         on_delta: DeltaSink<'_>,
     ) -> Result<ChatResponse, LlmError> {
         let response = self
-            .client
+            .client()
             .exec_chat(self.target.clone(), request, Some(options))
             .await
             .map_err(|e| self.error(&e))?;
@@ -180,7 +196,7 @@ impl GenaiModel {
         on_delta: DeltaSink<'_>,
     ) -> Result<ChatResponse, LlmError> {
         let mut stream = self
-            .client
+            .client()
             .exec_chat_stream(self.target.clone(), request, Some(options))
             .await
             .map_err(|e| self.error(&e))?
@@ -358,11 +374,44 @@ impl ChatModel for GenaiModel {
                 self.chat_once(genai_request, &options, on_delta).await
             }
         };
-        match tokio::time::timeout(self.timeout, turn).await {
-            Ok(result) => result,
+        let mut abandoned = Abandoned {
+            model: self,
+            finished: false,
+        };
+        let result = match tokio::time::timeout(self.timeout, turn).await {
+            Ok(result) => {
+                abandoned.finished = true;
+                result
+            }
             Err(_) => Err(LlmError::Timeout(self.timeout.as_secs().max(1))),
+        };
+        drop(abandoned);
+        result
+    }
+}
+
+/// Watches one call: dropped before the answer was complete (the caller stopped waiting, or
+/// the turn timed out), the call's HTTP/1.1 connection stays busy until the provider finishes
+/// the answer, and the pool could hand it to the next call, which would then wait behind it.
+/// So the model then starts over with a new pool.
+struct Abandoned<'a> {
+    model: &'a GenaiModel,
+    finished: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.model.reconnect();
         }
     }
+}
+
+fn build_client(connect_timeout: Duration) -> Result<Client, ConfigError> {
+    Client::builder()
+        .with_web_config(WebConfig::default().with_connect_timeout(connect_timeout))
+        .build()
+        .map_err(|e| ConfigError::Client(e.to_string()))
 }
 
 /// Translates the port's request into genai's. Consecutive tool results become one message
