@@ -7,6 +7,7 @@ mod grouping;
 mod investigations;
 mod jobs;
 mod knowledge;
+mod sign_index;
 mod sqlite_vec;
 #[macro_use]
 mod signals;
@@ -88,6 +89,8 @@ pub struct SqlStore {
     writer: AnyPool,
     /// The group-committing ingest writer, started on first use.
     ingest: Arc<OnceLock<IngestQueue>>,
+    /// SQLite's in-memory sign bits of the vectors, for vector search (see `sign_index`).
+    signs: Arc<sign_index::SignIndexes>,
     backend: Backend,
     url: String,
 }
@@ -153,6 +156,7 @@ impl SqlStore {
             pool,
             writer,
             ingest: Arc::default(),
+            signs: Arc::default(),
             backend,
             url: given,
         })

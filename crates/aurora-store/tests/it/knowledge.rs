@@ -360,3 +360,186 @@ async fn keyword_only_documents_and_listing() {
     })
     .await;
 }
+
+/// Stores opened on one SQLite file, as the server and the `aurora kb add` CLI are: vector
+/// search in one sees what the other indexed and deleted (its sign bits are cached in memory),
+/// and stays within the organisation.
+#[tokio::test]
+async fn sqlite_vector_search_sees_writes_of_another_store_on_the_same_file() {
+    use aurora_store::DatabaseConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("aurora.db").display());
+    let open = || async {
+        let store = SqlStore::connect(&url, &DatabaseConfig::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    };
+    let writer = open().await;
+    let reader = open().await;
+    let none = SearchFilter::default();
+    let org = writer.create_org("a").await.unwrap().id;
+    let other = writer.create_org("b").await.unwrap().id;
+
+    // Nothing indexed yet: the reader caches an empty index.
+    assert!(nearest(&reader, org, &axis(0, 1), &none).await.is_empty());
+
+    let add = |store: &SqlStore, org: OrgId, sha: &'static str, chunks: Vec<NewChunk>| {
+        let store = store.clone();
+        async move {
+            let doc = store
+                .create_document(org, &new_doc(org, sha, DocumentKind::Runbook, &[]))
+                .await
+                .unwrap();
+            store
+                .index_document(org, doc.id, &index(chunks))
+                .await
+                .unwrap();
+            doc.id
+        }
+    };
+    let first = add(
+        &writer,
+        org,
+        "a1",
+        vec![chunk(0, "Fail over the payments database.", axis(0, 1))],
+    )
+    .await;
+    add(
+        &writer,
+        other,
+        "b1",
+        vec![chunk(0, "Their failover notes.", axis(0, 1))],
+    )
+    .await;
+    assert_eq!(
+        nearest(&reader, org, &axis(0, 1), &none).await,
+        ["Fail over the payments database."],
+        "the reader reloads after the writer's commit, and sees only its organisation"
+    );
+    assert_eq!(
+        nearest(&reader, other, &axis(0, 1), &none).await,
+        ["Their failover notes."]
+    );
+
+    // More writes while the reader holds a loaded index: a second document, then the first
+    // one re-indexed, then deleted.
+    add(
+        &writer,
+        org,
+        "a2",
+        vec![chunk(0, "Restart the checkout pods.", axis(2, 3))],
+    )
+    .await;
+    assert_eq!(
+        nearest(&reader, org, &axis(2, 3), &none).await[0],
+        "Restart the checkout pods."
+    );
+    writer
+        .index_document(
+            org,
+            first,
+            &index(vec![chunk(
+                0,
+                "Rotate the gateway certificates.",
+                axis(4, 5),
+            )]),
+        )
+        .await
+        .unwrap();
+    let seen = nearest(&reader, org, &axis(4, 5), &none).await;
+    assert_eq!(seen[0], "Rotate the gateway certificates.");
+    assert!(!seen.contains(&"Fail over the payments database.".to_owned()));
+    writer.delete_document(org, first).await.unwrap();
+    assert_eq!(
+        nearest(&reader, org, &axis(4, 5), &none).await,
+        ["Restart the checkout pods."]
+    );
+
+    // The writer's own index follows its writes without a reload, and in the other direction.
+    assert_eq!(
+        nearest(&writer, org, &axis(4, 5), &none).await,
+        ["Restart the checkout pods."]
+    );
+    add(
+        &reader,
+        org,
+        "a3",
+        vec![chunk(0, "Scale the search cluster out.", axis(6, 7))],
+    )
+    .await;
+    assert_eq!(
+        nearest(&writer, org, &axis(6, 7), &none).await[0],
+        "Scale the search cluster out."
+    );
+    assert_eq!(
+        nearest(&writer, other, &axis(6, 7), &none).await,
+        ["Their failover notes."]
+    );
+    writer.close().await;
+    reader.close().await;
+}
+
+/// A database from before `chunk_signs` kept the sign bits in a sqlite-vec `vec0` table; the
+/// first search converts them.
+#[tokio::test]
+async fn sqlite_sign_bits_of_an_older_database_are_converted() {
+    use aurora_store::DatabaseConfig;
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aurora.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = SqlStore::connect(&url, &DatabaseConfig::default())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let org = store.create_org("a").await.unwrap().id;
+    let doc = store
+        .create_document(org, &new_doc(org, "aa", DocumentKind::Runbook, &[]))
+        .await
+        .unwrap();
+    store
+        .index_document(
+            org,
+            doc.id,
+            &index(vec![
+                chunk(0, "Fail over the payments database.", axis(0, 1)),
+                chunk(1, "Restart the checkout pods.", axis(2, 3)),
+            ]),
+        )
+        .await
+        .unwrap();
+    store.close().await;
+
+    // Make it look like the older layout: bits in vec0, none in chunk_signs, no counters.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for statement in [
+        "DELETE FROM chunk_signs",
+        "DELETE FROM vector_index_versions",
+        "CREATE VIRTUAL TABLE chunk_vectors_8_bits USING vec0 (chunk_id INTEGER PRIMARY KEY, \
+         org_id TEXT PARTITION KEY, embedding bit[8])",
+    ] {
+        sqlx::Executor::execute(&mut conn, statement).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = SqlStore::connect(&url, &DatabaseConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        nearest(&store, org, &axis(2, 3), &SearchFilter::default()).await[0],
+        "Restart the checkout pods."
+    );
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let left: Vec<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE name = 'chunk_vectors_8_bits'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert!(left.is_empty(), "the vec0 table is dropped");
+    conn.close().await.unwrap();
+    store.close().await;
+}
