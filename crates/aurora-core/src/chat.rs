@@ -180,8 +180,9 @@ pub enum ClientMessage {
     Ask {
         content: String,
     },
-    /// Stops the attached session's running turn.
-    Stop,
+    /// Stops the attached session's running turn. (Braces, so that unknown fields are refused
+    /// as for every other message.)
+    Stop {},
     /// Approves a pending call of the attached session.
     Approve {
         approval: ApprovalId,
@@ -194,7 +195,7 @@ pub enum ClientMessage {
         #[serde(default)]
         reason: Option<String>,
     },
-    Ping,
+    Ping {},
 }
 
 impl ClientMessage {
@@ -534,7 +535,15 @@ mod tests {
                 title: None
             }
         );
+        assert_eq!(
+            serde_json::from_str::<ClientMessage>(r#"{"type":"stop"}"#).unwrap(),
+            ClientMessage::Stop {}
+        );
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"stop","x":1}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&ClientMessage::Ping {}).unwrap(),
+            r#"{"type":"ping"}"#
+        );
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"ask"}"#).is_err());
     }
 

@@ -515,7 +515,7 @@ impl Connection {
     async fn handle(&mut self, message: ClientMessage) -> Out {
         let org = self.principal.org_id();
         let editor = self.principal.user.role.allows(Role::Editor);
-        let needs_editor = !matches!(message, ClientMessage::Open { .. } | ClientMessage::Ping);
+        let needs_editor = !matches!(message, ClientMessage::Open { .. } | ClientMessage::Ping {});
         if needs_editor && !editor {
             return error(
                 ProtocolErrorCode::Forbidden,
@@ -526,7 +526,7 @@ impl Connection {
             );
         }
         match message {
-            ClientMessage::Ping => Out::Frames(vec![Frame::of(&ServerMessage::Pong)]),
+            ClientMessage::Ping {} => Out::Frames(vec![Frame::of(&ServerMessage::Pong)]),
             ClientMessage::Create {
                 mode,
                 incident,
@@ -557,7 +557,7 @@ impl Connection {
                     Err(err) => Out::Frames(vec![Frame::of(&protocol_error(err))]),
                 }
             }
-            ClientMessage::Stop => {
+            ClientMessage::Stop {} => {
                 let Some(id) = self.attached.as_ref().map(|a| a.session.id) else {
                     return no_session();
                 };
@@ -688,7 +688,7 @@ mod tests {
     fn frames_are_parsed_or_refused_with_a_reason() {
         assert!(matches!(
             parse(r#"{"type":"ping"}"#),
-            Ok(ClientMessage::Ping)
+            Ok(ClientMessage::Ping {})
         ));
         let code = |text: &str| match parse(text) {
             Err((code, _)) => code,

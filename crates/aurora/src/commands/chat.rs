@@ -644,7 +644,7 @@ impl Client {
             }
         }
         self.syncing = true;
-        self.send(&ClientMessage::Ping).await?;
+        self.send(&ClientMessage::Ping {}).await?;
         while self.syncing {
             let frame = self.socket.next().await;
             if let Some(message) = self.decode(frame)? {
@@ -758,7 +758,7 @@ impl Client {
                 self.prompt = None;
                 self.out
                     .prompt("^C stopping the answer… (Ctrl-C again quits)\n");
-                self.send(&ClientMessage::Stop).await?;
+                self.send(&ClientMessage::Stop {}).await?;
             }
             State::Asked | State::Running => {
                 self.out.prompt("\n");
@@ -1174,10 +1174,10 @@ fn kind(message: &ClientMessage) -> &'static str {
         ClientMessage::Create { .. } => "create",
         ClientMessage::Open { .. } => "open",
         ClientMessage::Ask { .. } => "ask",
-        ClientMessage::Stop => "stop",
+        ClientMessage::Stop {} => "stop",
         ClientMessage::Approve { .. } => "approve",
         ClientMessage::Reject { .. } => "reject",
-        ClientMessage::Ping => "ping",
+        ClientMessage::Ping {} => "ping",
     }
 }
 

@@ -448,6 +448,7 @@ async fn bad_frames_and_floods_get_protocol_errors_and_nothing_else_breaks() {
             Message::text(r#"{"type": "ask", "content": "x", "extra": 1}"#),
             "invalid",
         ),
+        (Message::text(r#"{"type": "stop", "now": true}"#), "invalid"),
         (Message::binary(vec![0u8, 1, 2]), "bad_frame"),
         (
             Message::text(format!(
