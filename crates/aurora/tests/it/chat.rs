@@ -257,7 +257,7 @@ async fn a_tool_call_shows_its_card_and_ask_mode_offers_no_mutating_tool() {
 async fn a_client_that_reconnects_resumes_without_loss_or_repetition() {
     let answer = "The deploy at 13:58 changed the pool size from 50 to 5.";
     let llm = ScriptedLlm::start([
-        ScriptedTurn::text(answer).paced(Duration::from_millis(150)),
+        ScriptedTurn::text(answer).paced(Duration::from_millis(300)),
         ScriptedTurn::text("Roll back the deploy."),
     ])
     .await;
