@@ -9,6 +9,8 @@ use candle_core::{D, DType, Result, Tensor};
 use candle_nn::LayerNorm;
 use serde::Deserialize;
 
+use super::kernels::{self, Activation, BiasActivation, BiasResidualNorm, Softmax};
+
 /// The fields of a BERT `config.json` inference needs.
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct BertConfig {
@@ -32,34 +34,27 @@ fn default_eps() -> f64 {
     1e-12
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Activation {
-    /// The exact GELU (with erf), as `hidden_act: "gelu"`.
-    Gelu,
-    /// The tanh approximation.
-    GeluTanh,
-    Relu,
-}
-
-/// A dense layer with its weight stored transposed, `(in, out)`, ready for `x · W`.
+/// A dense layer with its weight stored transposed, `(in, out)`, ready for `x · W`; the bias
+/// is added by the fused kernel that follows the product.
 struct Dense {
     weight_t: Tensor,
-    bias: Tensor,
+    bias: Vec<f32>,
 }
 
-impl Dense {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
-    }
+/// A layer norm's parameters, for the fused kernels.
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    eps: f32,
 }
 
 struct Layer {
     qkv: Dense,
     attention_out: Dense,
-    attention_norm: LayerNorm,
+    attention_norm: Norm,
     intermediate: Dense,
     output: Dense,
-    output_norm: LayerNorm,
+    output_norm: Norm,
 }
 
 pub(crate) struct Bert {
@@ -94,7 +89,15 @@ impl Weights {
     fn dense(&self, name: &str) -> Result<Dense> {
         Ok(Dense {
             weight_t: self.get(&format!("{name}.weight"))?.t()?.contiguous()?,
-            bias: self.get(&format!("{name}.bias"))?,
+            bias: self.get(&format!("{name}.bias"))?.to_vec1()?,
+        })
+    }
+
+    fn fused_norm(&self, name: &str, eps: f64) -> Result<Norm> {
+        Ok(Norm {
+            gamma: self.get(&format!("{name}.weight"))?.to_vec1()?,
+            beta: self.get(&format!("{name}.bias"))?.to_vec1()?,
+            eps: eps as f32,
         })
     }
 
@@ -172,13 +175,13 @@ impl Bert {
             layers.push(Layer {
                 qkv: Dense {
                     weight_t: qkv_w.t()?.contiguous()?,
-                    bias: qkv_b,
+                    bias: qkv_b.to_vec1()?,
                 },
                 attention_out: w.dense(&format!("{p}.attention.output.dense"))?,
-                attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
+                attention_norm: w.fused_norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
                 intermediate: w.dense(&format!("{p}.intermediate.dense"))?,
                 output: w.dense(&format!("{p}.output.dense"))?,
-                output_norm: w.norm(&format!("{p}.output.LayerNorm"), eps)?,
+                output_norm: w.fused_norm(&format!("{p}.output.LayerNorm"), eps)?,
             });
         }
         let token_types = w.get("embeddings.token_type_embeddings.weight")?;
@@ -212,17 +215,15 @@ impl Bert {
             .broadcast_add(&positions)?
             .broadcast_add(&self.token_type0)?;
         let x = x.apply(&self.embeddings_norm)?;
-        // Additive attention bias, (batch, 1, 1, len): 0 for tokens, the float minimum for
-        // padding (as Hugging Face does).
-        let bias = if padded {
-            let bias = ((mask - 1.0)? * f64::from(f32::MAX))?;
-            Some(bias.reshape((batch, 1, 1, len))?)
+        // The padding keys get no attention (as Hugging Face's float-minimum bias gives).
+        let mask = if padded {
+            Some(mask.flatten_all()?.to_vec1::<f32>()?)
         } else {
             None
         };
         let mut x = x.reshape((batch * len, self.hidden))?;
         for layer in &self.layers {
-            x = self.layer(layer, &x, batch, len, bias.as_ref())?;
+            x = self.layer(layer, &x, batch, len, mask.as_deref())?;
         }
         x.reshape((batch, len, self.hidden))
     }
@@ -233,39 +234,47 @@ impl Bert {
         x: &Tensor,
         batch: usize,
         len: usize,
-        bias: Option<&Tensor>,
+        mask: Option<&[f32]>,
     ) -> Result<Tensor> {
         let (heads, head_dim) = (self.heads, self.head_dim);
-        // (batch·len, 3·hidden) → (3, batch, heads, len, head_dim)
-        let qkv = layer
-            .qkv
-            .forward(x)?
-            .reshape((batch, len, 3, heads, head_dim))?
-            .permute((2, 0, 3, 1, 4))?
-            .contiguous()?;
+        // (batch·len, 3·hidden) → (3, batch, heads, len, head_dim), with the bias.
+        let qkv = kernels::split_heads(
+            &x.matmul(&layer.qkv.weight_t)?,
+            &layer.qkv.bias,
+            batch,
+            len,
+            heads,
+            head_dim,
+        )?;
         let q = qkv.get(0)?;
         let k = qkv.get(1)?;
         let v = qkv.get(2)?;
-        let scores = q.matmul(&k.t()?)?;
-        let scores = match bias {
-            Some(bias) => scores.broadcast_add(bias)?,
-            None => scores,
-        };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = q.matmul(&k.t()?)?;
+        probs.inplace_op1(&Softmax { mask, heads })?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
             .contiguous()?
             .reshape((batch * len, self.hidden))?;
-        let attended =
-            (layer.attention_out.forward(&context)? + x)?.apply(&layer.attention_norm)?;
-        let inner = layer.intermediate.forward(&attended)?;
-        let inner = match self.activation {
-            Activation::Gelu => inner.gelu_erf()?,
-            Activation::GeluTanh => inner.gelu()?,
-            Activation::Relu => inner.relu()?,
-        };
-        (layer.output.forward(&inner)? + attended)?.apply(&layer.output_norm)
+        let attended = context.matmul(&layer.attention_out.weight_t)?;
+        attended.inplace_op2(x, &norm_op(&layer.attention_out, &layer.attention_norm))?;
+        let inner = attended.matmul(&layer.intermediate.weight_t)?;
+        inner.inplace_op1(&BiasActivation {
+            bias: &layer.intermediate.bias,
+            activation: self.activation,
+        })?;
+        let out = inner.matmul(&layer.output.weight_t)?;
+        out.inplace_op2(&attended, &norm_op(&layer.output, &layer.output_norm))?;
+        Ok(out)
+    }
+}
+
+fn norm_op<'a>(dense: &'a Dense, norm: &'a Norm) -> BiasResidualNorm<'a> {
+    BiasResidualNorm {
+        bias: &dense.bias,
+        gamma: &norm.gamma,
+        beta: &norm.beta,
+        eps: norm.eps,
     }
 }
 
