@@ -535,38 +535,13 @@ impl Investigator {
         journal: &Journal,
         model: &dyn ChatModel,
         convo: &mut Conversation,
-        response: ChatResponse,
+        mut response: ChatResponse,
         took: Duration,
     ) -> Result<(), StoreError> {
-        let name = if response.model.is_empty() {
-            model.name()
-        } else {
-            response.model.clone()
-        };
-        let cost = estimate_cost(&name, response.usage, &self.options.prices)
-            .or_else(|| estimate_cost(&model.name(), response.usage, &self.options.prices))
-            .unwrap_or(0.0);
-        let calls = convo.unique_ids(response.tool_calls);
-        let kind = if calls.is_empty() {
-            StepKind::Message
-        } else {
-            StepKind::Thought
-        };
-        let step = journal
-            .append(NewStep {
-                kind,
-                payload: json!({
-                    "role": "assistant",
-                    "content": response.text,
-                    "tool_calls": calls,
-                    "model": name,
-                    "stop": response.stop,
-                }),
-                duration_ms: Some(millis(took)),
-                usage: response.usage,
-                cost_usd: cost,
-            })
-            .await?;
+        let calls = convo.unique_ids(std::mem::take(&mut response.tool_calls));
+        let turn = model_turn_step(model, &response, &calls, took, &self.options.prices);
+        let cost = turn.cost_usd;
+        let step = journal.append(turn).await?;
         convo.push_assistant(step.seq, response.text, calls, response.usage, cost);
         Ok(())
     }
@@ -689,6 +664,42 @@ impl Investigator {
                 return;
             }
         }
+    }
+}
+
+/// The step that records one model turn: its text and (already de-duplicated) tool calls, the
+/// model that answered, its usage and what it cost by `prices` or the built-in table.
+pub(crate) fn model_turn_step(
+    model: &dyn ChatModel,
+    response: &ChatResponse,
+    calls: &[ToolCall],
+    took: Duration,
+    prices: &HashMap<String, ModelPrice>,
+) -> NewStep {
+    let name = if response.model.is_empty() {
+        model.name()
+    } else {
+        response.model.clone()
+    };
+    let cost = estimate_cost(&name, response.usage, prices)
+        .or_else(|| estimate_cost(&model.name(), response.usage, prices))
+        .unwrap_or(0.0);
+    NewStep {
+        kind: if calls.is_empty() {
+            StepKind::Message
+        } else {
+            StepKind::Thought
+        },
+        payload: json!({
+            "role": "assistant",
+            "content": response.text,
+            "tool_calls": calls,
+            "model": name,
+            "stop": response.stop,
+        }),
+        duration_ms: Some(millis(took)),
+        usage: response.usage,
+        cost_usd: cost,
     }
 }
 

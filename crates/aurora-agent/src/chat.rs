@@ -28,8 +28,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::{InvestigatorOptions, Resources};
-use crate::llm::pricing::{ModelPrice, estimate_cost};
+use crate::agent::{InvestigatorOptions, Resources, model_turn_step};
+use crate::llm::pricing::ModelPrice;
 use crate::tools::{ToolLimits, Toolset, error_payload, millis, model_message, unique_ids};
 
 /// How chat turns wait and what they allow.
@@ -265,7 +265,7 @@ impl ChatAgent {
                 }
                 return log.end(TurnOutcome::Stopped, None).await;
             };
-            let response = match answer {
+            let mut response = match answer {
                 Ok(response) => response,
                 Err(error) if error.is_transient() && failures < self.options.model_retries => {
                     failures += 1;
@@ -287,33 +287,14 @@ impl ChatAgent {
             };
             failures = 0;
             turns += 1;
-            let name = if response.model.is_empty() {
-                model.name()
-            } else {
-                response.model.clone()
-            };
-            let cost = estimate_cost(&name, response.usage, &self.options.prices)
-                .or_else(|| estimate_cost(&model.name(), response.usage, &self.options.prices))
-                .unwrap_or(0.0);
-            let calls = convo.unique_ids(response.tool_calls);
-            let kind = if calls.is_empty() {
-                StepKind::Message
-            } else {
-                StepKind::Thought
-            };
-            log.append(NewStep {
-                kind,
-                payload: json!({
-                    "role": "assistant",
-                    "content": response.text,
-                    "tool_calls": calls,
-                    "model": name,
-                    "stop": response.stop,
-                }),
-                duration_ms: Some(millis(started.elapsed())),
-                usage: response.usage,
-                cost_usd: cost,
-            })
+            let calls = convo.unique_ids(std::mem::take(&mut response.tool_calls));
+            log.append(model_turn_step(
+                model.as_ref(),
+                &response,
+                &calls,
+                started.elapsed(),
+                &self.options.prices,
+            ))
             .await?;
             convo.messages.push(ChatMessage::Assistant {
                 content: response.text,
