@@ -30,7 +30,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::agent::{InvestigatorOptions, Resources, model_turn_step};
 use crate::llm::pricing::ModelPrice;
-use crate::tools::{ToolLimits, Toolset, error_payload, millis, model_message, unique_ids};
+use crate::tools::{
+    ToolLimits, Toolset, decided_by, error_payload, millis, model_message, rejection, unique_ids,
+};
 
 /// How chat turns wait and what they allow.
 #[derive(Clone, Debug)]
@@ -446,13 +448,7 @@ impl ChatAgent {
                 () = stop.cancelled() => return Ok(None),
             }
         };
-        let who = match decided.decided_by {
-            Some(user) => match self.store.get_user(org, user).await {
-                Ok(u) => u.name,
-                Err(_) => user.to_string(),
-            },
-            None => "a person".to_owned(),
-        };
+        let who = decided_by(self.store.as_ref(), org, &decided).await;
         log.note(
             StepKind::Approval,
             payload(decided.status, Some(who.clone()), decided.reason.clone()),
@@ -460,13 +456,7 @@ impl ChatAgent {
         .await?;
         Ok(Some(match decided.status {
             ApprovalStatus::Approved => Ok(()),
-            _ => Err(ToolError::Rejected(format!(
-                "{who}: {}",
-                decided
-                    .reason
-                    .filter(|r| !r.trim().is_empty())
-                    .unwrap_or_else(|| "no reason given".to_owned())
-            ))),
+            _ => Err(rejection(&who, &decided)),
         }))
     }
 }

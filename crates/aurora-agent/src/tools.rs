@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use aurora_core::StoreError;
 use aurora_core::ids::{InvestigationId, OrgId};
-use aurora_core::investigation::{ApprovalStatus, ToolResultPayload};
+use aurora_core::investigation::{Approval, ApprovalStatus, ToolResultPayload};
 use aurora_core::llm::ToolCall;
 use aurora_core::ports::Store;
 use aurora_core::tool::{Tool, ToolError, ToolOutput, ToolSpec};
@@ -292,6 +292,27 @@ pub enum Decision {
     Cancelled,
 }
 
+/// The name of the person who decided on `approval` (their id when the account is gone).
+pub(crate) async fn decided_by(store: &dyn Store, org: OrgId, approval: &Approval) -> String {
+    match approval.decided_by {
+        Some(user) => match store.get_user(org, user).await {
+            Ok(u) => u.name,
+            Err(_) => user.to_string(),
+        },
+        None => "a person".to_owned(),
+    }
+}
+
+/// What the model is told of a rejected call: who rejected it and why.
+pub(crate) fn rejection(who: &str, approval: &Approval) -> ToolError {
+    let reason = approval
+        .reason
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or("no reason given");
+    ToolError::Rejected(format!("{who}: {reason}"))
+}
+
 /// Holds the mutating call recorded as step `step_seq` until a person decides on it: asks for
 /// an approval (once; a resumed investigation finds the one it asked for) and polls the store
 /// every `poll`, stopping early when the investigation is cancelled.
@@ -319,21 +340,8 @@ pub async fn await_approval(
         match approval.status {
             ApprovalStatus::Approved => return Ok(Decision::Approved),
             ApprovalStatus::Rejected => {
-                let who = match approval.decided_by {
-                    Some(user) => match store.get_user(org, user).await {
-                        Ok(u) => u.name,
-                        Err(_) => user.to_string(),
-                    },
-                    None => "a person".to_owned(),
-                };
-                let reason = approval
-                    .reason
-                    .clone()
-                    .filter(|r| !r.trim().is_empty())
-                    .unwrap_or_else(|| "no reason given".to_owned());
-                return Ok(Decision::Rejected(ToolError::Rejected(format!(
-                    "{who}: {reason}"
-                ))));
+                let who = decided_by(store, org, &approval).await;
+                return Ok(Decision::Rejected(rejection(&who, &approval)));
             }
             ApprovalStatus::Pending => {}
         }
