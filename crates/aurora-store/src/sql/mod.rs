@@ -3,6 +3,7 @@
 
 mod accounts;
 mod chat;
+mod checkpoint;
 mod grouping;
 mod investigations;
 mod jobs;
@@ -91,6 +92,8 @@ pub struct SqlStore {
     ingest: Arc<OnceLock<IngestQueue>>,
     /// SQLite's in-memory sign bits of the vectors, for vector search (see `sign_index`).
     signs: Arc<sign_index::SignIndexes>,
+    /// Dropped with the last clone of the store, which ends its background tasks.
+    _alive: Arc<()>,
     backend: Backend,
     url: String,
 }
@@ -110,15 +113,19 @@ impl SqlStore {
             }
             _ => url.to_owned(),
         };
-        let connect = |max: u32| {
+        // `writer`: the SQLite writer's pool (see below).
+        let connect = |max: u32, writer: bool| {
             let mut options = AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(config.connect_timeout);
             if backend == Backend::Sqlite {
+                // A local file does not go stale between uses; pinging it before each
+                // transaction would cost the writer a round trip to the connection's thread.
+                options = options.test_before_acquire(!writer);
                 // WAL lets readers run beside the writer; NORMAL sync is durable in WAL mode
                 // except for the last transactions on power loss, which is SQLite's recommended
                 // setting.
-                options = options.after_connect(|conn, _meta| {
+                options = options.after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         conn.execute("PRAGMA journal_mode = WAL").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
@@ -127,6 +134,14 @@ impl SqlStore {
                         // Statement journals of multi-row writes stay in memory, not in
                         // temporary files.
                         conn.execute("PRAGMA temp_store = MEMORY").await?;
+                        if writer {
+                            // The log is mostly copied by `checkpoint`, beside the writer.
+                            conn.execute(sqlx::AssertSqlSafe(format!(
+                                "PRAGMA wal_autocheckpoint = {}",
+                                checkpoint::WRITER_CHECKPOINT_PAGES
+                            )))
+                            .await?;
+                        }
                         Ok(())
                     })
                 });
@@ -142,13 +157,18 @@ impl SqlStore {
                     })
             }
         };
-        let pool = connect(config.max_connections.max(1)).await?;
+        let pool = connect(config.max_connections.max(1), false).await?;
         // SQLite admits one writer at a time and makes the others sleep in its busy handler
         // (milliseconds at a time, growing), which under concurrent writes costs far more than
         // the writes. All writes therefore go through one connection, whose pool queues them
         // fairly in process; reads keep the other connections. PostgreSQL writes concurrently.
+        let alive = Arc::new(());
         let writer = match backend {
-            Backend::Sqlite => connect(1).await?,
+            Backend::Sqlite => {
+                let writer = connect(1, true).await?;
+                checkpoint::spawn(pool.clone(), Arc::downgrade(&alive));
+                writer
+            }
             Backend::Postgres => pool.clone(),
         };
         // Keep the URL as configured for messages; the pool has the connect options.
@@ -157,6 +177,7 @@ impl SqlStore {
             writer,
             ingest: Arc::default(),
             signs: Arc::default(),
+            _alive: alive,
             backend,
             url: given,
         })
@@ -196,7 +217,7 @@ impl SqlStore {
     /// The ingest writer; its task starts on the runtime of the first delivery.
     pub(crate) fn ingest_queue(&self) -> &IngestQueue {
         self.ingest
-            .get_or_init(|| IngestQueue::start(self.writer.clone()))
+            .get_or_init(|| IngestQueue::start(self.writer.clone(), self.backend))
     }
 
     /// The pool for writes and for transactions that write.
