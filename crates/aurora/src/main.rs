@@ -7,6 +7,12 @@ use aurora::commands;
 use aurora::settings::{LogFormat, Settings};
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than the system allocator: requests and the ingest writer allocate and free
+/// on different threads, where glibc's per-thread arenas spend their time consolidating and
+/// keep freed memory (measured: ingest throughput up and resident memory down, see the commit).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Aurora investigates incidents: alerts open incidents, evidence is gathered from your
 /// telemetry, likely root causes are ranked, and a cited report is written.
 #[derive(Parser)]
