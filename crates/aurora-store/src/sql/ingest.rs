@@ -37,6 +37,7 @@ use aurora_core::incident::{Actor, EventKind, IncidentStatus};
 use aurora_core::job;
 use aurora_core::source::{DeliveryMeta, IngestOutcome, IngestRules};
 use serde_json::json;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
@@ -338,19 +339,16 @@ impl<'a> Batch<'a> {
             for chunk in hashes.chunks(VALUES_PER_LIST) {
                 // The window is applied here, not in SQL: with a range on `received_at` SQLite's
                 // planner prefers the (org, source, received_at) index and scans the window.
-                let sql = format!(
-                    "SELECT body_sha256, received_at, result FROM deliveries \
-                     WHERE org_id = $1 AND source_id = $2 AND body_sha256 IN ({}) \
-                     AND outcome = 'accepted'",
-                    placeholders(3, chunk.len())
+                let mut select = self.writes.statement(
+                    "SELECT body_sha256, received_at, result FROM deliveries WHERE org_id = ",
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(org.to_string())
-                    .bind(source.to_string());
-                for hash in chunk {
-                    query = query.bind(*hash);
-                }
-                for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+                select.bind(Val::Text(org.to_string()));
+                select.sql(" AND source_id = ");
+                select.bind(Val::Text(source.to_string()));
+                select.sql(" AND body_sha256 IN (");
+                select.list(chunk.iter().map(|hash| Val::Text((*hash).to_owned())));
+                select.sql(") AND outcome = 'accepted'");
+                for row in select.fetch_all(conn).await? {
                     let key = (org, source, text(&row, "body_sha256")?);
                     let at: i64 = row.try_get("received_at").map_err(db_error)?;
                     if at >= since {
@@ -411,19 +409,21 @@ impl<'a> Batch<'a> {
     ) -> Result<(), StoreError> {
         // No `ORDER BY`: with it SQLite's planner walks the organisation's incidents by creation
         // time instead of seeking the services; the newest is picked here.
-        let sql = format!(
+        let mut select = self.writes.statement(
             "SELECT id, service, environment, status, severity, created_at FROM incidents \
-             WHERE org_id = $1 AND service IN ({}) AND status <> 'resolved' AND created_at >= $2",
-            placeholders(3, services.len())
+             WHERE org_id = ",
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.to_string())
-            .bind(since);
-        for service in services {
-            query = query.bind(*service);
-        }
+        select.bind(Val::Text(org.to_string()));
+        select.sql(" AND service IN (");
+        select.list(
+            services
+                .iter()
+                .map(|service| Val::Text((*service).to_owned())),
+        );
+        select.sql(") AND status <> 'resolved' AND created_at >= ");
+        select.bind(Val::Int(since));
         let mut newest: HashMap<(OrgId, String, String), (i64, IncidentId)> = HashMap::new();
-        for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+        for row in select.fetch_all(conn).await? {
             let id: IncidentId = parse_column(&text(&row, "id")?, "incident id")?;
             let state = incident_state(org, &row)?;
             let key = (
@@ -455,23 +455,20 @@ impl<'a> Batch<'a> {
         org: OrgId,
         fingerprints: &[&str],
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            concat!(
-                "SELECT ",
-                alert_columns!(),
-                ", i.status AS incident_status, i.severity AS incident_severity, \
-                 i.created_at AS incident_created_at \
-                 FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
-                 LEFT JOIN incidents i ON i.id = a.incident_id AND i.org_id = a.org_id \
-                 WHERE a.org_id = $1 AND a.fingerprint IN ({})"
-            ),
-            placeholders(2, fingerprints.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.to_string());
-        for fingerprint in fingerprints {
-            query = query.bind(*fingerprint);
-        }
-        for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+        let mut select = self.writes.statement(concat!(
+            "SELECT ",
+            alert_columns!(),
+            ", i.status AS incident_status, i.severity AS incident_severity, \
+             i.created_at AS incident_created_at \
+             FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
+             LEFT JOIN incidents i ON i.id = a.incident_id AND i.org_id = a.org_id \
+             WHERE a.org_id = "
+        ));
+        select.bind(Val::Text(org.to_string()));
+        select.sql(" AND a.fingerprint IN (");
+        select.list(fingerprints.iter().map(|f| Val::Text((*f).to_owned())));
+        select.sql(")");
+        for row in select.fetch_all(conn).await? {
             let stored = alert_from_row(&row)?;
             if let Some(incident) = stored.incident_id {
                 let status: Option<String> = row.try_get("incident_status").map_err(db_error)?;
@@ -949,16 +946,18 @@ impl<'a> Batch<'a> {
         }
         let mut firing = BTreeSet::new();
         for chunk in candidates.chunks(VALUES_PER_LIST) {
-            let sql = format!(
-                "SELECT DISTINCT incident_id FROM alerts WHERE org_id = $1 \
-                 AND status = 'firing' AND incident_id IN ({})",
-                placeholders(2, chunk.len())
+            let mut select = self
+                .writes
+                .statement("SELECT DISTINCT incident_id FROM alerts WHERE org_id = ");
+            select.bind(Val::Text(org.to_string()));
+            select.sql(" AND status = 'firing' AND incident_id IN (");
+            select.list(
+                chunk
+                    .iter()
+                    .map(|(incident, _)| Val::Text(incident.to_string())),
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.to_string());
-            for (incident, _) in chunk {
-                query = query.bind(incident.to_string());
-            }
-            for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+            select.sql(")");
+            for row in select.fetch_all(conn).await? {
                 firing.insert(parse_column::<IncidentId>(
                     &text(&row, "incident_id")?,
                     "incident id",
@@ -1290,6 +1289,14 @@ impl Statement {
         }
     }
 
+    /// Runs the statement, a query, and returns its rows.
+    async fn fetch_all(self, conn: &mut AnyConnection) -> Result<Vec<AnyRow>, StoreError> {
+        query(self.sql, self.values, true)
+            .fetch_all(conn)
+            .await
+            .map_err(db_error)
+    }
+
     /// Binds `values` separated by commas.
     fn list(&mut self, values: impl IntoIterator<Item = Val>) {
         for (i, value) in values.into_iter().enumerate() {
@@ -1323,7 +1330,7 @@ impl Writes {
         }
     }
 
-    /// A statement for this backend, starting with `head`.
+    /// A statement (a write, or a read of the batch) for this backend, starting with `head`.
     fn statement(&self, head: &str) -> Statement {
         Statement {
             sql: head.to_owned(),
@@ -1343,7 +1350,7 @@ impl Writes {
             self.values.extend(statement.values);
             Ok(())
         } else {
-            execute(conn, statement.sql, statement.values, true).await
+            execute(conn, query(statement.sql, statement.values, true)).await
         }
     }
 
@@ -1398,18 +1405,13 @@ impl Writes {
         }
         let sql = std::mem::take(&mut self.sql);
         let values = std::mem::take(&mut self.values);
-        execute(conn, sql, values, false).await
+        execute(conn, query(sql, values, false)).await
     }
 }
 
-/// Runs `sql` with `values` bound in order; `persistent` keeps it in the connection's statement
-/// cache (not worth it for a script, whose text is seldom the same twice).
-async fn execute(
-    conn: &mut AnyConnection,
-    sql: String,
-    values: Vec<Val>,
-    persistent: bool,
-) -> Result<(), StoreError> {
+/// `sql` with `values` bound in order; `persistent` keeps it in the connection's statement cache
+/// (not worth it for a script, whose text is seldom the same twice).
+fn query(sql: String, values: Vec<Val>, persistent: bool) -> AnyQuery {
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(persistent);
     for value in values {
         query = match value {
@@ -1419,25 +1421,12 @@ async fn execute(
             Val::OptInt(v) => query.bind(v),
         };
     }
+    query
+}
+
+type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+async fn execute(conn: &mut AnyConnection, query: AnyQuery) -> Result<(), StoreError> {
     query.execute(conn).await.map_err(db_error)?;
     Ok(())
-}
-
-/// `$start, $start+1, ...`: `n` numbered placeholders.
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::placeholders;
-
-    #[test]
-    fn placeholders_are_numbered_from_start() {
-        assert_eq!(placeholders(3, 3), "$3, $4, $5");
-        assert_eq!(placeholders(1, 0), "");
-    }
 }
