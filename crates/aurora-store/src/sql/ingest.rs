@@ -13,8 +13,8 @@
 //! memory while the deliveries are applied in order, and written back with multi-row statements:
 //! a delivery of N new alerts costs a handful of statements, not several per alert. Decisions see
 //! the effects of the deliveries before them in the batch exactly as if each had committed alone.
-//! On SQLite the closing writes of a batch go to the connection as one script, their rows as
-//! JSON (see [`Writes`]), and the writer runs on a thread of its own (see [`IngestQueue::start`]):
+//! On SQLite the closing writes of a batch go to the connection as one script (see [`Writes`]),
+//! and the writer runs on a thread of its own (see [`IngestQueue::start`]):
 //! with 1-alert deliveries this took the writer from about 3,200 to about 4,500 deliveries a
 //! second on two cores.
 //!
@@ -49,10 +49,10 @@ use super::{Backend, db_error, parse_column, to_millis};
 pub(super) const MAX_BATCH_DELIVERIES: usize = 256;
 /// A batch stops taking more deliveries once it holds this many alerts.
 pub(super) const MAX_BATCH_ALERTS: usize = 10_000;
-/// Bound parameters per statement. Few enough that binding stays cheap: sqlx's SQLite driver
-/// looks each parameter's name up with `sqlite3_bind_parameter_name`, which scans the
-/// statement's parameter list, so binding costs the square of the parameter count (at 2,000
-/// parameters it took 40 % of ingest time). Multi-row `INSERT`s take as many rows as fit.
+/// Bound parameters per statement. On SQLite they are anonymous (`?`), bound in order; named
+/// ones would be looked up one by one with `sqlite3_bind_parameter_name`, which scans the
+/// statement's parameter list, so that binding would cost the square of the parameter count.
+/// Multi-row `INSERT`s take as many rows as fit.
 const PARAMS_PER_STATEMENT: usize = 200;
 /// Values per `IN (...)` list.
 const VALUES_PER_LIST: usize = PARAMS_PER_STATEMENT;
@@ -1257,8 +1257,6 @@ fn update_incidents(
 }
 
 /// A value bound into a statement.
-#[derive(serde::Serialize)]
-#[serde(untagged)]
 enum Val {
     Text(String),
     OptText(Option<String>),
@@ -1354,13 +1352,8 @@ impl Writes {
         }
     }
 
-    /// Adds `INSERT`s of `rows` (all of one width) into `head` (`INSERT INTO t (columns)`).
-    ///
-    /// On SQLite all the rows go into one parameter, a JSON array of rows, which the statement
-    /// unpacks with `json_each`: the statement's text is the same whatever the number of rows,
-    /// and short, where a multi-row `VALUES` list costs parsing and binding for every value
-    /// (half the writer's time in a batch of small deliveries). On PostgreSQL, multi-row
-    /// `VALUES` of as many rows as [`PARAMS_PER_STATEMENT`] allows.
+    /// Adds `INSERT`s of `rows` (all of one width) into `head` (`INSERT INTO t (columns)`):
+    /// multi-row `VALUES` of as many rows as [`PARAMS_PER_STATEMENT`] allows.
     async fn insert_rows(
         &mut self,
         conn: &mut AnyConnection,
@@ -1370,20 +1363,6 @@ impl Writes {
         let Some(width) = rows.first().map(Vec::len) else {
             return Ok(());
         };
-        if self.script {
-            let mut insert = self.statement(head);
-            insert.sql(" SELECT ");
-            for column in 0..width {
-                if column > 0 {
-                    insert.sql(", ");
-                }
-                insert.sql(&format!("value ->> {column}"));
-            }
-            insert.sql(" FROM json_each(");
-            insert.bind(Val::Text(to_json(&rows)?));
-            insert.sql(")");
-            return self.add(conn, insert).await;
-        }
         let per_statement = (PARAMS_PER_STATEMENT / width).max(1);
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
