@@ -49,10 +49,8 @@ use super::{Backend, db_error, parse_column, to_millis};
 pub(super) const MAX_BATCH_DELIVERIES: usize = 256;
 /// A batch stops taking more deliveries once it holds this many alerts.
 pub(super) const MAX_BATCH_ALERTS: usize = 10_000;
-/// Bound parameters per statement. On SQLite they are anonymous (`?`), bound in order; named
-/// ones would be looked up one by one with `sqlite3_bind_parameter_name`, which scans the
-/// statement's parameter list, so that binding would cost the square of the parameter count.
-/// Multi-row `INSERT`s take as many rows as fit.
+/// Bound parameters per statement (anonymous on SQLite, see [`Writes`]). Multi-row `INSERT`s
+/// take as many rows as fit.
 const PARAMS_PER_STATEMENT: usize = 200;
 /// Values per `IN (...)` list.
 const VALUES_PER_LIST: usize = PARAMS_PER_STATEMENT;
@@ -79,12 +77,13 @@ pub(crate) struct IngestQueue {
 impl IngestQueue {
     /// Starts the writer task; it ends when the queue is dropped.
     ///
-    /// On SQLite the task runs on a thread of its own (a current-thread runtime): there every statement is a round trip to the connection's worker thread, and a
-    /// task woken from outside the runtime's workers waits in its global queue behind the
-    /// request handlers, a millisecond or more per round trip under load, which would bound
-    /// ingest far below what the database can do. On its own thread the writer runs as soon as
-    /// the database answers. On PostgreSQL the writer pool is the shared pool, whose connections
-    /// must stay on the main runtime's reactor; the task is spawned there.
+    /// On SQLite the task runs on a thread of its own (a current-thread runtime). There every
+    /// statement is a round trip to the connection's worker thread, and a task woken from
+    /// outside the runtime's workers waits in its global queue behind the request handlers, a
+    /// millisecond or more per round trip under load, which would bound ingest far below what
+    /// the database can do. On its own thread the writer runs as soon as the database answers.
+    /// On PostgreSQL the writer pool is the shared pool, whose connections must stay on the main
+    /// runtime's reactor; the task is spawned there.
     pub(super) fn start(writer: AnyPool, backend: Backend) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         if backend == Backend::Sqlite {
