@@ -1,9 +1,9 @@
 //! all-MiniLM-L6-v2 (or any BERT sentence-transformer with mean pooling) in-process on the CPU
 //! with candle: the default embedding model, no service to run.
 //!
-//! Inputs are truncated to the model's maximum sequence length, embedded in batches sorted by
-//! length (so little padding is computed), mean-pooled over the attention mask and
-//! L2-normalised — the same vectors sentence-transformers makes, to within 1e-4.
+//! Inputs are truncated to the model's maximum sequence length, embedded in passes without
+//! padding (one pass per core at a time), mean-pooled over their tokens and L2-normalised —
+//! the same vectors sentence-transformers makes, to within 1e-4.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aurora_core::knowledge::{EmbedError, Embedder};
-use candle_core::{Device, Tensor};
+use candle_core::Device;
+use rayon::prelude::*;
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use self::bert::{Bert, BertConfig};
+use self::bert::{Bert, BertConfig, Workspace};
 
 mod bert;
 mod kernels;
@@ -31,10 +32,8 @@ pub const DEFAULT_MAX_TOKENS: usize = 256;
 /// 2048 tokens, so long texts go 8 at a time).
 pub const BATCH_SIZE: usize = 16;
 
-/// At most this many tokens (padding included) go through one forward pass, whatever the batch
-/// size: a batch of long texts is split so that its activations stay a few MB each (the
-/// attention scores of 8 texts of 256 tokens are 25 MB) and are reused from the heap, rather
-/// than mapped fresh and page-faulted in on every layer (measured about 15% faster at batch 32).
+/// At most this many tokens go through one forward pass, whatever the batch size, so that a
+/// pass's activations (about 40 KB a token for all-MiniLM-L6-v2) stay in the caches.
 const TOKENS_PER_PASS: usize = 2048;
 
 /// The files a model folder must hold.
@@ -57,7 +56,6 @@ struct Inner {
     tokenizer: Arc<Tokenizer>,
     dimension: usize,
     max_tokens: usize,
-    device: Device,
     dir: PathBuf,
 }
 
@@ -131,11 +129,10 @@ impl MiniLm {
             }))
             .map_err(|e| model_error("configuring the tokenizer", e))?;
 
-        let device = Device::Cpu;
         let weights_path = dir.join("model.safetensors");
         let weights = std::fs::read(&weights_path)
             .map_err(|e| model_error(format!("reading {}", weights_path.display()), e))?;
-        let tensors = candle_core::safetensors::load_buffer(&weights, &device)
+        let tensors = candle_core::safetensors::load_buffer(&weights, &Device::Cpu)
             .map_err(|e| model_error(format!("reading {}", weights_path.display()), e))?;
         drop(weights);
         let model = Bert::load(tensors, &config)
@@ -148,7 +145,6 @@ impl MiniLm {
                 tokenizer: Arc::new(tokenizer),
                 dimension,
                 max_tokens,
-                device,
                 dir: dir.to_path_buf(),
             }),
             name: Arc::from(MINILM_MODEL),
@@ -164,7 +160,7 @@ impl MiniLm {
     }
 
     /// Embeds at most `n` texts per forward pass (at least 1) instead of [`BATCH_SIZE`] (and at
-    /// most 2048 tokens, padding included, whatever `n`).
+    /// most 2048 tokens, whatever `n`).
     pub fn with_batch_size(mut self, n: usize) -> Self {
         self.batch_size = n.max(1);
         self
@@ -201,56 +197,53 @@ impl MiniLm {
             .model_tokenizer
             .encode_batch(inputs, true)
             .map_err(|e| model_error("tokenizing", e))?;
-        // Longest first, so each batch pads to nearly its own length.
-        let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
-
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        let passes = passes(&ids, self.batch_size, rayon::current_num_threads());
+        let model = &self.inner.model;
+        let pooled = passes
+            .par_iter()
+            .map_init(Workspace::default, |ws, pass| {
+                let seqs: Vec<&[u32]> = pass.iter().map(|&i| ids[i]).collect();
+                model.pooled(&seqs, ws)
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| model_error("running the embedding model", e))?;
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        let mut rest = &order[..];
-        while let Some(&first) = rest.first() {
-            // The first is the longest: the batch pads to its length.
-            let len = encodings[first].get_ids().len().max(1);
-            let size = (TOKENS_PER_PASS / len)
-                .clamp(1, self.batch_size)
-                .min(rest.len());
-            let (batch, tail) = rest.split_at(size);
-            rest = tail;
-            let ids: Vec<&[u32]> = batch.iter().map(|&i| encodings[i].get_ids()).collect();
-            let vectors = self.forward(&ids)?;
-            for (&i, v) in batch.iter().zip(vectors) {
+        for (pass, vectors) in passes.iter().zip(pooled) {
+            for (&i, mut v) in pass.iter().zip(vectors) {
+                normalize(&mut v);
                 out[i] = v;
             }
         }
         Ok(out)
     }
+}
 
-    /// Embeds one batch of token ids, padded to the longest.
-    fn forward(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let err = |e: candle_core::Error| model_error("running the embedding model", e);
-        let batch = ids.len();
-        let len = ids.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
-        let mut input = vec![0u32; batch * len];
-        let mut mask = vec![0f32; batch * len];
-        for (row, seq) in ids.iter().enumerate() {
-            input[row * len..row * len + seq.len()].copy_from_slice(seq);
-            mask[row * len..row * len + seq.len()].fill(1.0);
+/// Splits the sequences `ids` into passes of at most `batch_size` sequences and
+/// [`TOKENS_PER_PASS`] tokens, small enough that there are at least `threads` passes when
+/// there are as many sequences, longest first (so the passes the threads take last are the
+/// short ones); each pass holds the indices of its sequences.
+fn passes(ids: &[&[u32]], batch_size: usize, threads: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+    let total: usize = ids.iter().map(|s| s.len()).sum();
+    let budget = TOKENS_PER_PASS.min(total.div_ceil(threads.max(1))).max(1);
+    let mut passes: Vec<Vec<usize>> = Vec::new();
+    let mut tokens = 0;
+    for i in order {
+        let len = ids[i].len();
+        match passes.last_mut() {
+            Some(pass) if pass.len() < batch_size && tokens + len <= budget => {
+                pass.push(i);
+                tokens += len;
+            }
+            _ => {
+                passes.push(vec![i]);
+                tokens = len;
+            }
         }
-        let device = &self.inner.device;
-        let padded = ids.iter().any(|s| s.len() < len);
-        let input = Tensor::from_vec(input, (batch, len), device).map_err(err)?;
-        let mask = Tensor::from_vec(mask, (batch, len), device).map_err(err)?;
-        let hidden = self
-            .inner
-            .model
-            .forward(&input, &mask, padded)
-            .map_err(err)?;
-        let pooled = bert::mean_pool(&hidden, &mask).map_err(err)?;
-        let mut rows: Vec<Vec<f32>> = pooled.to_vec2().map_err(err)?;
-        for row in &mut rows {
-            normalize(row);
-        }
-        Ok(rows)
     }
+    passes
 }
 
 /// Scales `v` to unit L2 norm (as torch's `normalize`, with its 1e-12 floor).
@@ -284,5 +277,38 @@ impl Embedder for MiniLm {
         })
         .await
         .map_err(|e| EmbedError::Model(format!("the embedding task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_respect_the_batch_size_and_token_budget_and_feed_every_thread() {
+        let seqs: Vec<Vec<u32>> = [3, 600, 10, 900, 700, 5, 2000, 40]
+            .iter()
+            .map(|&n| vec![1; n])
+            .collect();
+        let ids: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        let tokens = |pass: &Vec<usize>| pass.iter().map(|&i| ids[i].len()).sum::<usize>();
+
+        let passes = passes(&ids, 16, 2);
+        let mut all: Vec<usize> = passes.iter().flatten().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..ids.len()).collect::<Vec<_>>(), "every text once");
+        assert_eq!(passes[0], vec![6], "longest first");
+        assert!(passes.iter().all(|p| tokens(p) <= TOKENS_PER_PASS));
+
+        // Few tokens still make one pass per thread.
+        let short: Vec<&[u32]> = ids.iter().copied().filter(|s| s.len() < 50).collect();
+        assert_eq!(passes_of(&short, 16, 2), 2);
+        assert_eq!(passes_of(&short, 2, 1), 2, "at most two texts a pass");
+        assert_eq!(passes_of(&short[..1], 16, 2), 1);
+        assert!(super::passes(&[], 16, 2).is_empty());
+    }
+
+    fn passes_of(ids: &[&[u32]], batch_size: usize, threads: usize) -> usize {
+        passes(ids, batch_size, threads).len()
     }
 }

@@ -1,15 +1,22 @@
-//! A BERT encoder for inference on the CPU, written for throughput with candle's tensors:
-//! query, key and value in one matrix product, the attention scale folded into the query
-//! weights, candle's fused softmax and layer norm, and no attention mask when a batch has no
-//! padding. Numerically the same model as Hugging Face's `BertModel` (within float rounding).
+//! A BERT encoder for inference on the CPU, written for throughput.
+//!
+//! The texts of a pass are packed one after another, without padding: the dense layers run on
+//! all their tokens at once, and attention runs per text and head on its own tokens, so no
+//! padding is computed and no mask is needed. Query, key and value come from one matrix
+//! product, with the attention scale folded into the query weights; each head's context is
+//! written straight into its columns of the next layer's input. The element-wise parts are the
+//! fused kernels of [`super::kernels`], run on buffers reused across layers and passes.
+//!
+//! A pass runs on the calling thread alone: the caller runs several passes at once, one per
+//! core, which keeps every core busy without a synchronisation point per operation.
+//! Numerically the same model as Hugging Face's `BertModel` (within float rounding).
 
 use std::collections::HashMap;
 
-use candle_core::{D, DType, Result, Tensor};
-use candle_nn::LayerNorm;
+use candle_core::{DType, Result, Tensor};
 use serde::Deserialize;
 
-use super::kernels::{self, Activation, BiasActivation, BiasResidualNorm, Softmax};
+use super::kernels::{self, Activation, Norm};
 
 /// The fields of a BERT `config.json` inference needs.
 #[derive(Clone, Debug, Deserialize)]
@@ -34,18 +41,25 @@ fn default_eps() -> f64 {
     1e-12
 }
 
-/// A dense layer with its weight stored transposed, `(in, out)`, ready for `x · W`; the bias
-/// is added by the fused kernel that follows the product.
+/// A dense layer with its weight stored transposed, `(inputs, outputs)` row-major, ready for
+/// `x · W`; the bias is added by the fused kernel that follows the product.
 struct Dense {
-    weight_t: Tensor,
+    weight_t: Vec<f32>,
     bias: Vec<f32>,
+    inputs: usize,
+    outputs: usize,
 }
 
-/// A layer norm's parameters, for the fused kernels.
-struct Norm {
-    gamma: Vec<f32>,
-    beta: Vec<f32>,
-    eps: f32,
+impl Dense {
+    /// `out ← x · W` for `rows` rows of `x`.
+    fn apply(&self, x: &[f32], rows: usize, out: &mut [f32]) {
+        kernels::matmul(
+            out,
+            self.outputs,
+            kernels::Mat::row_major(x, rows, self.inputs),
+            kernels::Mat::row_major(&self.weight_t, self.inputs, self.outputs),
+        );
+    }
 }
 
 struct Layer {
@@ -58,17 +72,43 @@ struct Layer {
 }
 
 pub(crate) struct Bert {
-    word_embeddings: Tensor,
-    position_embeddings: Tensor,
-    /// Token type 0 for every token (single-sentence inputs).
-    token_type0: Tensor,
-    embeddings_norm: LayerNorm,
+    /// `(vocabulary, hidden)`.
+    word_embeddings: Vec<f32>,
+    vocabulary: usize,
+    /// The position embeddings plus the token type 0 embedding (single-sentence inputs),
+    /// `(max_positions, hidden)`.
+    position_embeddings: Vec<f32>,
+    embeddings_norm: Norm,
+    /// Zeros, the bias of the embeddings' layer norm (which has no dense layer before it).
+    no_bias: Vec<f32>,
     layers: Vec<Layer>,
     heads: usize,
     head_dim: usize,
     hidden: usize,
+    intermediate: usize,
     activation: Activation,
     max_positions: usize,
+    arch: pulp::Arch,
+}
+
+/// The activations of one pass, kept between passes so that their memory is reused rather
+/// than allocated, zeroed and faulted in again for every layer.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    scores: Vec<f32>,
+    context: Vec<f32>,
+    attended: Vec<f32>,
+    inner: Vec<f32>,
+}
+
+/// The first `n` floats of `buf`, grown if needed. Every caller writes all `n` before it reads.
+fn take(buf: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if buf.len() < n {
+        buf.resize(n, 0.0);
+    }
+    &mut buf[..n]
 }
 
 struct Weights {
@@ -86,28 +126,38 @@ impl Weights {
             .to_dtype(DType::F32)
     }
 
-    fn dense(&self, name: &str) -> Result<Dense> {
-        Ok(Dense {
-            weight_t: self.get(&format!("{name}.weight"))?.t()?.contiguous()?,
-            bias: self.get(&format!("{name}.bias"))?.to_vec1()?,
-        })
+    fn vec(&self, name: &str) -> Result<Vec<f32>> {
+        self.get(name)?.flatten_all()?.to_vec1()
     }
 
-    fn fused_norm(&self, name: &str, eps: f64) -> Result<Norm> {
+    fn dense(&self, name: &str) -> Result<Dense> {
+        dense(
+            self.get(&format!("{name}.weight"))?,
+            self.vec(&format!("{name}.bias"))?,
+        )
+    }
+
+    fn norm(&self, name: &str, eps: f64) -> Result<Norm> {
         Ok(Norm {
-            gamma: self.get(&format!("{name}.weight"))?.to_vec1()?,
-            beta: self.get(&format!("{name}.bias"))?.to_vec1()?,
+            gamma: self.vec(&format!("{name}.weight"))?,
+            beta: self.vec(&format!("{name}.bias"))?,
             eps: eps as f32,
         })
     }
+}
 
-    fn norm(&self, name: &str, eps: f64) -> Result<LayerNorm> {
-        Ok(LayerNorm::new(
-            self.get(&format!("{name}.weight"))?,
-            self.get(&format!("{name}.bias"))?,
-            eps,
-        ))
+/// A dense layer from PyTorch's `(outputs, inputs)` weight.
+fn dense(weight: Tensor, bias: Vec<f32>) -> Result<Dense> {
+    let (outputs, inputs) = weight.dims2()?;
+    if bias.len() != outputs {
+        candle_core::bail!("a bias of {} for {outputs} outputs", bias.len());
     }
+    Ok(Dense {
+        weight_t: weight.t()?.contiguous()?.flatten_all()?.to_vec1()?,
+        bias,
+        inputs,
+        outputs,
+    })
 }
 
 impl Bert {
@@ -119,14 +169,10 @@ impl Bert {
             "relu" => Activation::Relu,
             other => candle_core::bail!("unsupported hidden_act {other:?}"),
         };
-        if config.num_attention_heads == 0
-            || !config
-                .hidden_size
-                .is_multiple_of(config.num_attention_heads)
-        {
+        let hidden = config.hidden_size;
+        if config.num_attention_heads == 0 || !hidden.is_multiple_of(config.num_attention_heads) {
             candle_core::bail!(
-                "hidden_size {} is not a multiple of num_attention_heads {}",
-                config.hidden_size,
+                "hidden_size {hidden} is not a multiple of num_attention_heads {}",
                 config.num_attention_heads
             );
         }
@@ -147,7 +193,7 @@ impl Bert {
         })?;
         let w = Weights { tensors, prefix };
         let eps = config.layer_norm_eps;
-        let head_dim = config.hidden_size / config.num_attention_heads;
+        let head_dim = hidden / config.num_attention_heads;
         let scale = 1.0 / (head_dim as f64).sqrt();
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for i in 0..config.num_hidden_layers {
@@ -172,117 +218,199 @@ impl Bert {
                 ],
                 0,
             )?;
-            layers.push(Layer {
-                qkv: Dense {
-                    weight_t: qkv_w.t()?.contiguous()?,
-                    bias: qkv_b.to_vec1()?,
-                },
+            let layer = Layer {
+                qkv: dense(qkv_w, qkv_b.to_vec1()?)?,
                 attention_out: w.dense(&format!("{p}.attention.output.dense"))?,
-                attention_norm: w.fused_norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
+                attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), eps)?,
                 intermediate: w.dense(&format!("{p}.intermediate.dense"))?,
                 output: w.dense(&format!("{p}.output.dense"))?,
-                output_norm: w.fused_norm(&format!("{p}.output.LayerNorm"), eps)?,
-            });
+                output_norm: w.norm(&format!("{p}.output.LayerNorm"), eps)?,
+            };
+            let intermediate = layer.intermediate.outputs;
+            let shapes = [
+                (&layer.qkv, hidden, 3 * hidden),
+                (&layer.attention_out, hidden, hidden),
+                (&layer.intermediate, hidden, intermediate),
+                (&layer.output, intermediate, hidden),
+            ];
+            if shapes
+                .iter()
+                .any(|(d, i, o)| d.inputs != *i || d.outputs != *o)
+                || [&layer.attention_norm, &layer.output_norm]
+                    .iter()
+                    .any(|n| n.gamma.len() != hidden || n.beta.len() != hidden)
+            {
+                candle_core::bail!("layer {i} does not match hidden_size {hidden}");
+            }
+            layers.push(layer);
         }
-        let token_types = w.get("embeddings.token_type_embeddings.weight")?;
+        let intermediate = layers.first().map_or(0, |l| l.intermediate.outputs);
+        if layers
+            .iter()
+            .any(|l| l.intermediate.outputs != intermediate)
+        {
+            candle_core::bail!("the layers have different intermediate sizes");
+        }
+
+        let words = w.get("embeddings.word_embeddings.weight")?;
+        let (vocabulary, word_dim) = words.dims2()?;
+        let positions = w.get("embeddings.position_embeddings.weight")?;
+        let (max_positions, position_dim) = positions.dims2()?;
+        let token_type0 = w.get("embeddings.token_type_embeddings.weight")?.get(0)?;
+        if word_dim != hidden || position_dim != hidden || token_type0.dims1()? != hidden {
+            candle_core::bail!("the embeddings do not match hidden_size {hidden}");
+        }
+        let embeddings_norm = w.norm("embeddings.LayerNorm", eps)?;
+        if embeddings_norm.gamma.len() != hidden || embeddings_norm.beta.len() != hidden {
+            candle_core::bail!("the embeddings' layer norm does not match hidden_size {hidden}");
+        }
         Ok(Bert {
-            word_embeddings: w.get("embeddings.word_embeddings.weight")?,
-            position_embeddings: w.get("embeddings.position_embeddings.weight")?,
-            token_type0: token_types.get(0)?,
-            embeddings_norm: w.norm("embeddings.LayerNorm", eps)?,
+            word_embeddings: words.flatten_all()?.to_vec1()?,
+            vocabulary,
+            position_embeddings: positions
+                .broadcast_add(&token_type0)?
+                .flatten_all()?
+                .to_vec1()?,
+            embeddings_norm,
+            no_bias: vec![0.0; hidden],
             layers,
             heads: config.num_attention_heads,
             head_dim,
-            hidden: config.hidden_size,
+            hidden,
+            intermediate,
             activation,
-            max_positions: config.max_position_embeddings,
+            max_positions: max_positions.min(config.max_position_embeddings),
+            arch: pulp::Arch::new(),
         })
     }
 
-    /// The last hidden states, `(batch, len, hidden)`, of `ids` (`(batch, len)`, u32) where
-    /// `mask` (`(batch, len)`, f32 1/0) marks the real tokens; `padded` says whether any is 0.
-    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor, padded: bool) -> Result<Tensor> {
-        let (batch, len) = ids.dims2()?;
-        if len > self.max_positions {
-            candle_core::bail!("{len} tokens exceed the model's {}", self.max_positions);
-        }
-        let words = self
-            .word_embeddings
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((batch, len, self.hidden))?;
-        let positions = self.position_embeddings.narrow(0, 0, len)?;
-        let x = words
-            .broadcast_add(&positions)?
-            .broadcast_add(&self.token_type0)?;
-        let x = x.apply(&self.embeddings_norm)?;
-        // The padding keys get no attention (as Hugging Face's float-minimum bias gives).
-        let mask = if padded {
-            Some(mask.flatten_all()?.to_vec1::<f32>()?)
-        } else {
-            None
-        };
-        let mut x = x.reshape((batch * len, self.hidden))?;
-        for layer in &self.layers {
-            x = self.layer(layer, &x, batch, len, mask.as_deref())?;
-        }
-        x.reshape((batch, len, self.hidden))
-    }
-
-    fn layer(
+    /// The mean over its tokens of the last hidden states of each sequence of token ids, one
+    /// `hidden`-long row per sequence (zeros for an empty one). Runs on the calling thread.
+    pub(crate) fn pooled(
         &self,
-        layer: &Layer,
-        x: &Tensor,
-        batch: usize,
-        len: usize,
-        mask: Option<&[f32]>,
-    ) -> Result<Tensor> {
-        let (heads, head_dim) = (self.heads, self.head_dim);
-        // (batch·len, 3·hidden) → (3, batch, heads, len, head_dim), with the bias.
-        let qkv = kernels::split_heads(
-            &x.matmul(&layer.qkv.weight_t)?,
-            &layer.qkv.bias,
-            batch,
-            len,
-            heads,
-            head_dim,
-        )?;
-        let q = qkv.get(0)?;
-        let k = qkv.get(1)?;
-        let v = qkv.get(2)?;
-        let probs = q.matmul(&k.t()?)?;
-        probs.inplace_op1(&Softmax { mask, heads })?;
-        let context = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((batch * len, self.hidden))?;
-        let attended = context.matmul(&layer.attention_out.weight_t)?;
-        attended.inplace_op2(x, &norm_op(&layer.attention_out, &layer.attention_norm))?;
-        let inner = attended.matmul(&layer.intermediate.weight_t)?;
-        inner.inplace_op1(&BiasActivation {
-            bias: &layer.intermediate.bias,
-            activation: self.activation,
-        })?;
-        let out = inner.matmul(&layer.output.weight_t)?;
-        out.inplace_op2(&attended, &norm_op(&layer.output, &layer.output_norm))?;
-        Ok(out)
+        seqs: &[&[u32]],
+        ws: &mut Workspace,
+    ) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let h = self.hidden;
+        if let Some(long) = seqs.iter().find(|s| s.len() > self.max_positions) {
+            return Err(format!(
+                "{} tokens exceed the model's {}",
+                long.len(),
+                self.max_positions
+            ));
+        }
+        if let Some(&id) = seqs
+            .iter()
+            .flat_map(|s| s.iter())
+            .find(|&&id| id as usize >= self.vocabulary)
+        {
+            return Err(format!(
+                "token id {id} is outside the model's vocabulary of {}",
+                self.vocabulary
+            ));
+        }
+        let tokens: usize = seqs.iter().map(|s| s.len()).sum();
+        let x = take(&mut ws.x, tokens * h);
+        // Embeddings: word + position + token type, then layer norm, sequence by sequence.
+        let mut rows = x.chunks_exact_mut(h);
+        for seq in seqs {
+            for (&id, row) in seq.iter().zip(&mut rows) {
+                let id = id as usize;
+                row.copy_from_slice(&self.word_embeddings[id * h..(id + 1) * h]);
+            }
+        }
+        let mut start = 0;
+        for seq in seqs {
+            let end = start + seq.len() * h;
+            kernels::bias_residual_norm(
+                self.arch,
+                &mut x[start..end],
+                &self.position_embeddings[..seq.len() * h],
+                &self.no_bias,
+                &self.embeddings_norm,
+            );
+            start = end;
+        }
+        for layer in &self.layers {
+            self.layer(layer, seqs, tokens, ws);
+        }
+        let x = &ws.x[..tokens * h];
+        let mut pooled = Vec::with_capacity(seqs.len());
+        let mut start = 0;
+        for seq in seqs {
+            let mut mean = vec![0f32; h];
+            for row in x[start * h..(start + seq.len()) * h].chunks_exact(h) {
+                for (m, v) in mean.iter_mut().zip(row) {
+                    *m += v;
+                }
+            }
+            let n = seq.len().max(1) as f32;
+            for m in &mut mean {
+                *m /= n;
+            }
+            pooled.push(mean);
+            start += seq.len();
+        }
+        Ok(pooled)
     }
-}
 
-fn norm_op<'a>(dense: &'a Dense, norm: &'a Norm) -> BiasResidualNorm<'a> {
-    BiasResidualNorm {
-        bias: &dense.bias,
-        gamma: &norm.gamma,
-        beta: &norm.beta,
-        eps: norm.eps,
+    /// One encoder layer over the `tokens` rows of `ws.x`, in place.
+    fn layer(&self, layer: &Layer, seqs: &[&[u32]], tokens: usize, ws: &mut Workspace) {
+        let (h, d) = (self.hidden, self.head_dim);
+        let x = &mut ws.x[..tokens * h];
+        let qkv = take(&mut ws.qkv, tokens * 3 * h);
+        layer.qkv.apply(x, tokens, qkv);
+        kernels::add_bias(self.arch, qkv, &layer.qkv.bias);
+
+        let context = take(&mut ws.context, tokens * h);
+        let mut start = 0;
+        for seq in seqs {
+            let len = seq.len();
+            if len == 0 {
+                continue;
+            }
+            let scores = take(&mut ws.scores, len * len);
+            let qkv = &qkv[start * 3 * h..(start + len) * 3 * h];
+            for head in 0..self.heads {
+                let col = head * d;
+                // scores = q · kᵀ (the scale is in the query weights), softmax by rows.
+                kernels::matmul(
+                    scores,
+                    len,
+                    kernels::Mat::strided(&qkv[col..], len, d, 3 * h, 1),
+                    kernels::Mat::strided(&qkv[h + col..], d, len, 1, 3 * h),
+                );
+                kernels::softmax_rows(self.arch, scores, len);
+                // context[.., head] = probs · v
+                kernels::matmul(
+                    &mut context[start * h + col..],
+                    h,
+                    kernels::Mat::row_major(scores, len, len),
+                    kernels::Mat::strided(&qkv[2 * h + col..], len, d, 3 * h, 1),
+                );
+            }
+            start += len;
+        }
+
+        let attended = take(&mut ws.attended, tokens * h);
+        layer.attention_out.apply(context, tokens, attended);
+        kernels::bias_residual_norm(
+            self.arch,
+            attended,
+            x,
+            &layer.attention_out.bias,
+            &layer.attention_norm,
+        );
+        let inner = take(&mut ws.inner, tokens * self.intermediate);
+        layer.intermediate.apply(attended, tokens, inner);
+        kernels::bias_activation(self.arch, inner, &layer.intermediate.bias, self.activation);
+        layer.output.apply(inner, tokens, x);
+        kernels::bias_residual_norm(
+            self.arch,
+            x,
+            attended,
+            &layer.output.bias,
+            &layer.output_norm,
+        );
     }
-}
-
-/// Mean of `hidden` (`(batch, len, hidden)`) over the tokens `mask` (`(batch, len)`, f32)
-/// marks.
-pub(crate) fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let mask3 = mask.unsqueeze(2)?;
-    let summed = hidden.broadcast_mul(&mask3)?.sum(1)?;
-    let counts = mask.sum_keepdim(D::Minus1)?.clamp(1e-9, f64::MAX)?;
-    summed.broadcast_div(&counts)
 }

@@ -1,57 +1,136 @@
-//! The element-wise parts of the encoder, fused and run in place on the outputs of the matrix
-//! products: bias with GELU, bias with the residual and layer norm, the attention softmax, and
-//! the split of the fused query/key/value product into heads.
+//! The parts of the encoder: matrix products, and the element-wise steps fused and run in
+//! place on their outputs (bias, bias with GELU, bias with the residual and layer norm, the
+//! attention softmax).
 //!
-//! Each kernel is plain Rust written so it vectorises (no branches, no library calls in the
-//! loops: `exp` and `erf` are polynomial approximations accurate to a few units in the last
-//! place of f32), compiled through [`pulp::Arch::dispatch`] for the best instruction set the
-//! CPU has (AVX-512 or AVX2 with FMA, chosen at run time), and spread over rayon's threads by
-//! rows. Candle's own element-wise ops run one pass (and one allocation) per op, with `exp` and
-//! `erf` from libm one element at a time: they took more time than the matrix products.
+//! Each element-wise kernel is plain Rust written so it vectorises (no branches, no library
+//! calls in the loops: `exp` and `erf` are polynomial approximations accurate to a few units in
+//! the last place of f32), compiled through [`pulp::Arch::dispatch`] for the best instruction
+//! set the CPU has (AVX-512 or AVX2 with FMA, chosen at run time), without unsafe code. The
+//! matrix products are the `gemm` crate's, on the calling thread: the encoder runs one pass
+//! per core rather than splitting each product.
 
-use candle_core::{CpuStorage, InplaceOp1, InplaceOp2, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
-
-/// Rows of about this many floats make one task for rayon.
-const TASK_FLOATS: usize = 16 * 1024;
-
-/// A kernel over whole rows. `run` must be `#[inline(always)]`, and everything it calls too, so
+/// A kernel over a buffer. `run` must be `#[inline(always)]`, and everything it calls too, so
 /// that it is compiled inside pulp's function with the SIMD target features (a call to an
 /// ordinary function there would be compiled for the baseline x86-64, and `mul_add` become a
 /// call to a software `fmaf`).
-trait RowKernel: Sync {
-    /// Runs over `chunk`, whole rows, the first of which is row `first_row` of the tensor.
-    fn run(&self, first_row: usize, chunk: &mut [f32]);
+trait Kernel {
+    fn run(self);
 }
 
-struct Rows<'a, K> {
-    kernel: &'a K,
-    first_row: usize,
-    chunk: &'a mut [f32],
-}
+struct Simd<K>(K);
 
-impl<K: RowKernel> pulp::WithSimd for Rows<'_, K> {
+impl<K: Kernel> pulp::WithSimd for Simd<K> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        self.kernel.run(self.first_row, self.chunk);
+        self.0.run();
     }
 }
 
-/// Runs `kernel` over `data` in chunks of whole rows of `row_len`, in parallel.
-fn par_rows<K: RowKernel>(data: &mut [f32], row_len: usize, kernel: &K) {
-    let rows_per_task = (TASK_FLOATS / row_len.max(1)).max(1);
-    let arch = pulp::Arch::new();
-    data.par_chunks_mut(rows_per_task * row_len)
-        .enumerate()
-        .for_each(|(i, chunk)| {
-            arch.dispatch(Rows {
-                kernel,
-                first_row: i * rows_per_task,
-                chunk,
-            })
-        });
+/// A matrix in a slice: element `(i, j)` is `data[i·row_stride + j·col_stride]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Mat<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Mat<'a> {
+    pub(crate) fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::strided(data, rows, cols, cols, 1)
+    }
+
+    pub(crate) fn strided(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        let mat = Mat {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        };
+        assert!(
+            mat.extent() <= data.len(),
+            "a {rows}×{cols} matrix does not fit in {} floats",
+            data.len()
+        );
+        mat
+    }
+
+    /// One past the largest index the matrix reads (0 when it is empty).
+    fn extent(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            0
+        } else {
+            (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
+        }
+    }
+}
+
+/// `dst ← a · b`, where `dst` is `a.rows × b.cols` with rows `dst_row_stride` apart, on the
+/// calling thread.
+pub(crate) fn matmul(dst: &mut [f32], dst_row_stride: usize, a: Mat<'_>, b: Mat<'_>) {
+    assert_eq!(a.cols, b.rows, "matmul: inner dimensions differ");
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let dst_view = Mat {
+        data: dst,
+        rows: m,
+        cols: n,
+        row_stride: dst_row_stride,
+        col_stride: 1,
+    };
+    assert!(
+        dst_view.extent() <= dst_view.data.len(),
+        "matmul: a {m}×{n} result does not fit in {} floats",
+        dst_view.data.len()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Strides of slices this long fit in isize.
+    let stride = |s: usize| s as isize;
+    // SAFETY: every index gemm touches is inside its slice: `Mat::strided` checked `a`'s and
+    // `b`'s extents, and the assertion above `dst`'s. `dst` is borrowed mutably, so it overlaps
+    // neither input. `read_dst` is false, so `dst` need not be initialised for gemm (it is).
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            stride(dst_row_stride),
+            false,
+            a.data.as_ptr(),
+            stride(a.col_stride),
+            stride(a.row_stride),
+            b.data.as_ptr(),
+            stride(b.col_stride),
+            stride(b.row_stride),
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// A layer norm's parameters.
+pub(crate) struct Norm {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub eps: f32,
 }
 
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
@@ -155,289 +234,169 @@ pub(crate) enum Activation {
     Relu,
 }
 
-fn f32_data<'a>(storage: &'a mut CpuStorage, layout: &Layout) -> Result<&'a mut [f32]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("a fused op needs a contiguous tensor".into()))?;
-    match storage {
-        CpuStorage::F32(v) => Ok(&mut v[start..end]),
-        _ => candle_core::bail!("a fused op needs f32"),
-    }
-}
-
-fn f32_src<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("a fused op needs a contiguous tensor".into()))?;
-    match storage {
-        CpuStorage::F32(v) => Ok(&v[start..end]),
-        _ => candle_core::bail!("a fused op needs f32"),
-    }
-}
-
-/// `x ← act(x + bias)` for the rows of `x`, in place.
-pub(crate) struct BiasActivation<'a> {
-    pub bias: &'a [f32],
-    pub activation: Activation,
-}
-
-impl InplaceOp1 for BiasActivation<'_> {
-    fn name(&self) -> &'static str {
-        "bias-activation"
-    }
-
-    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
-        let data = f32_data(storage, layout)?;
-        let n = self.bias.len();
-        if n == 0 || !data.len().is_multiple_of(n) {
-            candle_core::bail!("bias-activation: bias length {n} does not divide the tensor");
-        }
-        par_rows(data, n, self);
-        Ok(())
-    }
-}
-
-impl RowKernel for BiasActivation<'_> {
-    #[inline(always)]
-    fn run(&self, _first_row: usize, chunk: &mut [f32]) {
-        let bias = self.bias;
-        for row in chunk.chunks_exact_mut(bias.len()) {
-            match self.activation {
-                Activation::Gelu => {
-                    for (x, b) in row.iter_mut().zip(bias) {
-                        *x = gelu_erf(*x + b);
-                    }
-                }
-                Activation::GeluTanh => {
-                    for (x, b) in row.iter_mut().zip(bias) {
-                        *x = gelu_tanh(*x + b);
-                    }
-                }
-                Activation::Relu => {
-                    for (x, b) in row.iter_mut().zip(bias) {
-                        *x = (*x + b).max(0.0);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `x ← layer_norm(x + bias + residual)` over the rows of `x`, in place.
-pub(crate) struct BiasResidualNorm<'a> {
-    pub bias: &'a [f32],
-    pub gamma: &'a [f32],
-    pub beta: &'a [f32],
-    pub eps: f32,
-}
-
-impl InplaceOp2 for BiasResidualNorm<'_> {
-    fn name(&self) -> &'static str {
-        "bias-residual-norm"
-    }
-
-    fn cpu_fwd(
-        &self,
-        dst: &mut CpuStorage,
-        dst_l: &Layout,
-        src: &CpuStorage,
-        src_l: &Layout,
-    ) -> Result<()> {
-        let data = f32_data(dst, dst_l)?;
-        let residual = f32_src(src, src_l)?;
-        let n = self.bias.len();
-        if n == 0
-            || residual.len() != data.len()
-            || !data.len().is_multiple_of(n)
-            || self.gamma.len() != n
-            || self.beta.len() != n
-        {
-            candle_core::bail!("bias-residual-norm: mismatched shapes");
-        }
-        par_rows(data, n, &ResidualNorm { op: self, residual });
-        Ok(())
-    }
-}
-
-struct ResidualNorm<'a> {
-    op: &'a BiasResidualNorm<'a>,
-    residual: &'a [f32],
-}
-
-impl RowKernel for ResidualNorm<'_> {
-    #[inline(always)]
-    fn run(&self, first_row: usize, chunk: &mut [f32]) {
-        let BiasResidualNorm {
-            bias,
-            gamma,
-            beta,
-            eps,
-        } = *self.op;
-        let n = bias.len();
-        let residual = &self.residual[first_row * n..first_row * n + chunk.len()];
-        for (row, res) in chunk.chunks_exact_mut(n).zip(residual.chunks_exact(n)) {
-            for ((x, r), b) in row.iter_mut().zip(res).zip(bias) {
-                *x += r + b;
-            }
-            let mean = sum(row) / n as f32;
-            for x in row.iter_mut() {
-                *x -= mean;
-            }
-            let mut sq = [0f32; 16];
-            let mut chunks = row.chunks_exact(16);
-            for c in &mut chunks {
-                for (a, x) in sq.iter_mut().zip(c) {
-                    *a = x.mul_add(*x, *a);
-                }
-            }
-            let mut var: f32 = chunks.remainder().iter().map(|x| x * x).sum();
-            for a in sq {
-                var += a;
-            }
-            let inv = 1.0 / (var / n as f32 + eps).sqrt();
-            for ((x, g), b) in row.iter_mut().zip(gamma).zip(beta) {
-                *x = (*x * inv).mul_add(*g, *b);
-            }
-        }
-    }
-}
-
-/// Softmax over the last dimension of attention scores `(batch, heads, len, len)`, in place;
-/// with a mask (`(batch, len)`, 1 for tokens, 0 for padding) the padding keys get probability
-/// 0, as Hugging Face's additive float-minimum bias gives.
-pub(crate) struct Softmax<'a> {
-    pub mask: Option<&'a [f32]>,
-    pub heads: usize,
-}
-
-impl InplaceOp1 for Softmax<'_> {
-    fn name(&self) -> &'static str {
-        "attention-softmax"
-    }
-
-    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
-        let dims = layout.shape().dims().to_vec();
-        let data = f32_data(storage, layout)?;
-        let [batch, heads, len, len2] = dims[..] else {
-            candle_core::bail!("attention-softmax: scores must be (batch, heads, len, len)");
-        };
-        if len != len2 || heads != self.heads {
-            candle_core::bail!("attention-softmax: scores must be (batch, heads, len, len)");
-        }
-        if let Some(mask) = self.mask
-            && mask.len() != batch * len
-        {
-            candle_core::bail!("attention-softmax: the mask must be (batch, len)");
-        }
-        if len == 0 {
-            return Ok(());
-        }
-        par_rows(data, len, &SoftmaxRows { op: self, len });
-        Ok(())
-    }
-}
-
-struct SoftmaxRows<'a> {
-    op: &'a Softmax<'a>,
-    len: usize,
-}
-
-impl RowKernel for SoftmaxRows<'_> {
-    #[inline(always)]
-    fn run(&self, first_row: usize, chunk: &mut [f32]) {
-        let len = self.len;
-        let rows_per_batch = self.op.heads * len;
-        for (i, row) in chunk.chunks_exact_mut(len).enumerate() {
-            match self.op.mask {
-                None => {
-                    let m = max(row);
-                    for x in row.iter_mut() {
-                        *x = exp(*x - m);
-                    }
-                }
-                Some(mask) => {
-                    let b = (first_row + i) / rows_per_batch;
-                    let mask = &mask[b * len..(b + 1) * len];
-                    for (x, &k) in row.iter_mut().zip(mask) {
-                        *x = if k > 0.5 { *x } else { f32::NEG_INFINITY };
-                    }
-                    let m = max(row);
-                    for (x, &k) in row.iter_mut().zip(mask) {
-                        *x = exp(*x - m) * k;
-                    }
-                }
-            }
-            let inv = 1.0 / sum(row);
-            for x in row.iter_mut() {
-                *x *= inv;
-            }
-        }
-    }
-}
-
-/// The fused query/key/value product `(batch·len, 3·hidden)` plus its bias, rearranged to
-/// `(3, batch, heads, len, head_dim)` in one pass.
-pub(crate) fn split_heads(
-    qkv: &Tensor,
-    bias: &[f32],
-    batch: usize,
-    len: usize,
-    heads: usize,
-    head_dim: usize,
-) -> Result<Tensor> {
-    struct Split<'a> {
+/// `x ← x + bias` for the rows of `x`.
+pub(crate) fn add_bias(arch: pulp::Arch, x: &mut [f32], bias: &[f32]) {
+    struct AddBias<'a> {
+        x: &'a mut [f32],
         bias: &'a [f32],
-        batch: usize,
-        len: usize,
-        heads: usize,
-        head_dim: usize,
     }
-    impl candle_core::CustomOp1 for Split<'_> {
-        fn name(&self) -> &'static str {
-            "split-heads"
-        }
-
-        fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-            let src = f32_src(storage, layout)?;
-            let (batch, len, heads, head_dim) = (self.batch, self.len, self.heads, self.head_dim);
-            let hidden = heads * head_dim;
-            let width = 3 * hidden;
-            if src.len() != batch * len * width || self.bias.len() != width {
-                candle_core::bail!("split-heads: mismatched shapes");
+    impl Kernel for AddBias<'_> {
+        #[inline(always)]
+        fn run(self) {
+            for row in self.x.chunks_exact_mut(self.bias.len()) {
+                for (x, b) in row.iter_mut().zip(self.bias) {
+                    *x += b;
+                }
             }
+        }
+    }
+    assert!(
+        !bias.is_empty() && x.len().is_multiple_of(bias.len()),
+        "add-bias: the bias does not divide the rows"
+    );
+    arch.dispatch(Simd(AddBias { x, bias }));
+}
+
+/// `x ← act(x + bias)` for the rows of `x`.
+pub(crate) fn bias_activation(
+    arch: pulp::Arch,
+    x: &mut [f32],
+    bias: &[f32],
+    activation: Activation,
+) {
+    struct BiasActivation<'a> {
+        x: &'a mut [f32],
+        bias: &'a [f32],
+        activation: Activation,
+    }
+    impl Kernel for BiasActivation<'_> {
+        #[inline(always)]
+        fn run(self) {
             let bias = self.bias;
-            let mut dst = vec![0f32; src.len()];
-            let block = len * head_dim;
-            if block > 0 {
-                // Blocks of (part, batch, head): len rows of head_dim. (Memory-bound: no SIMD
-                // dispatch needed.)
-                dst.par_chunks_mut(block).enumerate().for_each(|(i, out)| {
-                    let head = i % heads;
-                    let b = (i / heads) % batch;
-                    let part = i / (heads * batch);
-                    let col = part * hidden + head * head_dim;
-                    let bias = &bias[col..col + head_dim];
-                    for (l, out) in out.chunks_exact_mut(head_dim).enumerate() {
-                        let start = (b * len + l) * width + col;
-                        for ((o, s), c) in out.iter_mut().zip(&src[start..]).zip(bias) {
-                            *o = s + c;
+            for row in self.x.chunks_exact_mut(bias.len()) {
+                match self.activation {
+                    Activation::Gelu => {
+                        for (x, b) in row.iter_mut().zip(bias) {
+                            *x = gelu_erf(*x + b);
                         }
                     }
-                });
+                    Activation::GeluTanh => {
+                        for (x, b) in row.iter_mut().zip(bias) {
+                            *x = gelu_tanh(*x + b);
+                        }
+                    }
+                    Activation::Relu => {
+                        for (x, b) in row.iter_mut().zip(bias) {
+                            *x = (*x + b).max(0.0);
+                        }
+                    }
+                }
             }
-            Ok((
-                CpuStorage::F32(dst),
-                Shape::from((3, batch, heads, len, head_dim)),
-            ))
         }
     }
-    qkv.apply_op1_no_bwd(&Split {
+    assert!(
+        !bias.is_empty() && x.len().is_multiple_of(bias.len()),
+        "bias-activation: the bias does not divide the rows"
+    );
+    arch.dispatch(Simd(BiasActivation {
+        x,
         bias,
-        batch,
-        len,
-        heads,
-        head_dim,
-    })
+        activation,
+    }));
+}
+
+/// `x ← layer_norm(x + bias + residual)` over the rows of `x`.
+pub(crate) fn bias_residual_norm(
+    arch: pulp::Arch,
+    x: &mut [f32],
+    residual: &[f32],
+    bias: &[f32],
+    norm: &Norm,
+) {
+    struct ResidualNorm<'a> {
+        x: &'a mut [f32],
+        residual: &'a [f32],
+        bias: &'a [f32],
+        norm: &'a Norm,
+    }
+    impl Kernel for ResidualNorm<'_> {
+        #[inline(always)]
+        fn run(self) {
+            let Norm { gamma, beta, eps } = self.norm;
+            let n = self.bias.len();
+            let rows = self
+                .x
+                .chunks_exact_mut(n)
+                .zip(self.residual.chunks_exact(n));
+            for (row, res) in rows {
+                for ((x, r), b) in row.iter_mut().zip(res).zip(self.bias) {
+                    *x += r + b;
+                }
+                let mean = sum(row) / n as f32;
+                for x in row.iter_mut() {
+                    *x -= mean;
+                }
+                let mut sq = [0f32; 16];
+                let mut chunks = row.chunks_exact(16);
+                for c in &mut chunks {
+                    for (a, x) in sq.iter_mut().zip(c) {
+                        *a = x.mul_add(*x, *a);
+                    }
+                }
+                let mut var: f32 = chunks.remainder().iter().map(|x| x * x).sum();
+                for a in sq {
+                    var += a;
+                }
+                let inv = 1.0 / (var / n as f32 + eps).sqrt();
+                for ((x, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+                    *x = (*x * inv).mul_add(*g, *b);
+                }
+            }
+        }
+    }
+    let n = bias.len();
+    assert!(
+        n > 0
+            && x.len().is_multiple_of(n)
+            && residual.len() == x.len()
+            && norm.gamma.len() == n
+            && norm.beta.len() == n,
+        "bias-residual-norm: mismatched shapes"
+    );
+    arch.dispatch(Simd(ResidualNorm {
+        x,
+        residual,
+        bias,
+        norm,
+    }));
+}
+
+/// Softmax over each row of `len` attention scores, in place.
+pub(crate) fn softmax_rows(arch: pulp::Arch, scores: &mut [f32], len: usize) {
+    struct Softmax<'a> {
+        scores: &'a mut [f32],
+        len: usize,
+    }
+    impl Kernel for Softmax<'_> {
+        #[inline(always)]
+        fn run(self) {
+            for row in self.scores.chunks_exact_mut(self.len) {
+                let m = max(row);
+                for x in row.iter_mut() {
+                    *x = exp(*x - m);
+                }
+                let inv = 1.0 / sum(row);
+                for x in row.iter_mut() {
+                    *x *= inv;
+                }
+            }
+        }
+    }
+    assert!(
+        len > 0 && scores.len().is_multiple_of(len),
+        "softmax: the rows do not divide the scores"
+    );
+    arch.dispatch(Simd(Softmax { scores, len }));
 }
 
 #[cfg(test)]
@@ -482,6 +441,35 @@ mod tests {
             total += term / (2 * n + 1) as f64;
         }
         total * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    #[test]
+    fn matmul_follows_the_strides() {
+        // a: 3×4 read from a 3×5 buffer; b: the transpose of a 5×4 buffer's first 4 rows.
+        let a_buf: Vec<f32> = (0..15).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let b_buf: Vec<f32> = (0..20).map(|i| (i % 7) as f32 - 2.0).collect();
+        let a = Mat::strided(&a_buf, 3, 4, 5, 1);
+        let b = Mat::strided(&b_buf, 4, 4, 1, 4);
+        // The result lands in columns 1..5 of a 3×6 buffer; the others stay as they were.
+        let mut dst = [-7.0f32; 18];
+        matmul(&mut dst[1..], 6, a, b);
+        for i in 0..3 {
+            assert_eq!(dst[i * 6], -7.0);
+            for j in 0..4 {
+                let want: f32 = (0..4).map(|k| a_buf[i * 5 + k] * b_buf[j * 4 + k]).sum();
+                assert_eq!(dst[i * 6 + 1 + j], want, "({i}, {j})");
+            }
+            if i < 2 {
+                assert_eq!(dst[i * 6 + 5], -7.0);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn matmul_refuses_a_view_past_its_slice() {
+        let buf = [0f32; 8];
+        Mat::strided(&buf, 3, 3, 3, 1);
     }
 
     #[test]
