@@ -142,9 +142,11 @@ const LN2_LO: f32 = 1.428_606_8e-6;
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    // Round x·log2(e) to the nearest integer k with the 1.5·2^23 trick.
-    const SHIFT: f32 = 12_582_912.0;
-    let k = x.mul_add(LOG2_E, SHIFT) - SHIFT;
+    // Round x·log2(e) to the nearest integer k with the 1.5·2^23 trick: n's low mantissa bits
+    // then hold k + 127, the biased exponent of 2^k (in [1, 254] after the clamp).
+    const SHIFT: f32 = 12_582_912.0 + 127.0;
+    let n = x.mul_add(LOG2_E, SHIFT);
+    let k = n - SHIFT;
     let r = k.mul_add(-LN2_HI, x);
     let r = k.mul_add(-LN2_LO, r);
     // e^r on [-ln2/2, ln2/2], Taylor to degree 7.
@@ -156,7 +158,8 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p.mul_add(r, 0.5);
     p = p.mul_add(r, 1.0);
     p = p.mul_add(r, 1.0);
-    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    // 2^k from n's bits, without a float-to-int conversion (which does not vectorise).
+    let scale = f32::from_bits(n.to_bits() << 23);
     p * scale
 }
 
