@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Embedding throughput: aurora's candle MiniLm against sentence-transformers, side by side.
+"""Embedding throughput: Aurora's MiniLm against sentence-transformers, side by side.
 
 Usage (from the workspace root, with sentence-transformers installed in the Python used):
 
@@ -54,7 +54,7 @@ def make_texts(n):
     return texts
 
 
-def run_candle(model_dir, texts_path, vectors_path, batch):
+def run_aurora(model_dir, texts_path, vectors_path, batch):
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", "/var/tmp/aurora-target")
     env["BENCH_BATCH"] = str(batch)
@@ -102,29 +102,29 @@ def main():
         with open(texts_path, "w", encoding="utf-8") as f:
             for t in texts:
                 f.write(json.dumps(t) + "\n")
-        candle = run_candle(args.model_dir, texts_path, vectors_path, args.batch)
+        aurora = run_aurora(args.model_dir, texts_path, vectors_path, args.batch)
         with open(vectors_path, encoding="utf-8") as f:
-            candle_vectors = json.load(f)
+            aurora_vectors = json.load(f)
     st, st_vectors = run_sentence_transformers(args.model_dir, texts, args.batch)
 
     import numpy as np
 
-    diff = float(np.max(np.abs(np.asarray(candle_vectors, dtype=np.float32) - st_vectors)))
+    diff = float(np.max(np.abs(np.asarray(aurora_vectors, dtype=np.float32) - st_vectors)))
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(args.model_dir)
     lengths = [min(256, len(tok(t)["input_ids"])) for t in texts]
-    print(json.dumps(candle))
+    print(json.dumps(aurora))
     print(json.dumps(st))
     print(
         f"texts: {len(texts)}, tokens per text: min {min(lengths)}, "
         f"mean {sum(lengths) / len(lengths):.0f}, max {max(lengths)}; batch {args.batch}; "
         f"cores: {os.cpu_count()}"
     )
-    print(f"candle (aurora):        {candle['chunks_per_s']:8.1f} chunks/s")
+    print(f"aurora:                 {aurora['chunks_per_s']:8.1f} chunks/s")
     print(f"sentence-transformers:  {st['chunks_per_s']:8.1f} chunks/s")
-    print(f"ratio candle / s-t:     {candle['chunks_per_s'] / st['chunks_per_s']:8.2f}x")
-    print(f"max |candle - s-t|:     {diff:.2e}")
+    print(f"ratio aurora / s-t:     {aurora['chunks_per_s'] / st['chunks_per_s']:8.2f}x")
+    print(f"max |aurora - s-t|:     {diff:.2e}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!(
         "{}",
         serde_json::json!({
-            "impl": "candle",
+            "impl": "aurora",
             "batch": batch,
             "chunks": texts.len(),
             "seconds": seconds,
