@@ -1,5 +1,5 @@
-//! all-MiniLM-L6-v2 (or any BERT sentence-transformer with mean pooling) in-process on the CPU
-//! with candle: the default embedding model, no service to run.
+//! all-MiniLM-L6-v2 (or any BERT sentence-transformer with mean pooling) in-process on the
+//! CPU: the default embedding model, no service to run.
 //!
 //! Inputs are truncated to the model's maximum sequence length, embedded in passes without
 //! padding (one pass per core at a time), mean-pooled over their tokens and L2-normalised —
@@ -33,7 +33,7 @@ pub const DEFAULT_MAX_TOKENS: usize = 256;
 pub const BATCH_SIZE: usize = 16;
 
 /// At most this many tokens go through one forward pass, whatever the batch size, so that a
-/// pass's activations (about 40 KB a token for all-MiniLM-L6-v2) stay in the caches.
+/// pass's activations (about 15 KB a token for all-MiniLM-L6-v2) stay in the caches.
 const TOKENS_PER_PASS: usize = 2048;
 
 /// The files a model folder must hold.
