@@ -237,13 +237,26 @@ pub struct IncidentEvent {
     pub detail: serde_json::Value,
 }
 
-/// One incident with its alerts and its timeline (oldest first).
+/// At most this many alerts come with an incident's detail: the first seen. The alerts list,
+/// filtered by incident, pages through all of them.
+pub const DETAIL_ALERTS: usize = 200;
+/// At most this many timeline entries come with an incident's detail: the latest.
+pub const DETAIL_EVENTS: usize = 500;
+
+/// One incident with its alerts and its timeline, bounded so that an alert storm's incident
+/// stays cheap to show.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IncidentDetail {
     #[serde(flatten)]
     pub incident: Incident,
+    /// The first [`DETAIL_ALERTS`] alerts by first sight, oldest first.
     pub alerts: Vec<StoredAlert>,
+    /// How many alerts the incident has in all.
+    pub alerts_total: u64,
+    /// The latest [`DETAIL_EVENTS`] timeline entries, oldest first.
     pub timeline: Vec<IncidentEvent>,
+    /// How many entries the timeline has in all.
+    pub timeline_total: u64,
 }
 
 /// Where a page of a list ends. Lists are ordered newest first by `(time, id)` and the next page

@@ -274,7 +274,11 @@ struct IncidentView {
     /// The incident this one was merged into.
     merged_into: Option<String>,
     alerts: Vec<AlertRow>,
+    /// All the incident's alerts, of which `alerts` shows the first.
+    alerts_total: u64,
     timeline: Vec<TimelineRow>,
+    /// All the timeline's entries, of which `timeline` shows the latest.
+    timeline_total: u64,
     can_edit: bool,
     csrf: String,
     statuses: Vec<Choice>,
@@ -481,7 +485,9 @@ async fn incident_view(
     let IncidentDetail {
         incident,
         alerts,
+        alerts_total,
         timeline,
+        timeline_total,
     } = detail;
     let investigation = investigation::view(state, user, incident.id).await?;
     let assignee_id = incident.assignee.map(|id| id.to_string());
@@ -511,6 +517,8 @@ async fn incident_view(
         resolved: incident.resolved_at.map(|at| when(Some(at), "")),
         merged_into: incident.merged_into.map(|id| id.to_string()),
         alerts: alerts.into_iter().map(|a| alert_row(a, &sources)).collect(),
+        alerts_total,
+        timeline_total,
         timeline: timeline
             .into_iter()
             .rev()

@@ -7,9 +7,9 @@ use aurora_core::alert::{Alert, Fingerprint, Severity};
 use aurora_core::grouping::{GroupingRule, NewGroupingRule};
 use aurora_core::ids::{DeliveryId, EventId, GroupingRuleId, IncidentId, OrgId, SourceId};
 use aurora_core::incident::{
-    Actor, AlertCursor, AlertFilter, AlertPage, Cursor, EventKind, Incident, IncidentChange,
-    IncidentCursor, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage, IncidentStatus,
-    StoredAlert,
+    Actor, AlertCursor, AlertFilter, AlertPage, Cursor, DETAIL_ALERTS, DETAIL_EVENTS, EventKind,
+    Incident, IncidentChange, IncidentCursor, IncidentDetail, IncidentEvent, IncidentFilter,
+    IncidentPage, IncidentStatus, StoredAlert,
 };
 use aurora_core::ports::SignalStore;
 use aurora_core::secrets::SecretRef;
@@ -453,32 +453,53 @@ impl SignalStore for SqlStore {
             "SELECT ",
             alert_columns!(),
             " FROM alerts a JOIN alert_sources s ON s.id = a.source_id AND s.org_id = a.org_id \
-             WHERE a.org_id = $1 AND a.incident_id = $2 ORDER BY a.first_seen_at, a.id"
+             WHERE a.org_id = $1 AND a.incident_id = $2 ORDER BY a.first_seen_at, a.id LIMIT $3"
         ))
         .bind(org.to_string())
         .bind(id.to_string())
+        .bind(DETAIL_ALERTS as i64)
         .fetch_all(&mut *conn)
         .await
         .map_err(db_error)?
         .iter()
         .map(alert_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-        let timeline = sqlx::query(
+        let mut timeline = sqlx::query(
             "SELECT id, incident_id, at, actor, kind, detail FROM incident_events \
-             WHERE org_id = $1 AND incident_id = $2 ORDER BY at, id",
+             WHERE org_id = $1 AND incident_id = $2 ORDER BY at DESC, id DESC LIMIT $3",
         )
         .bind(org.to_string())
         .bind(id.to_string())
+        .bind(DETAIL_EVENTS as i64)
         .fetch_all(&mut *conn)
         .await
         .map_err(db_error)?
         .iter()
         .map(event_from_row)
         .collect::<Result<Vec<_>, _>>()?;
+        timeline.reverse();
+        let alerts_total = total(
+            &mut conn,
+            alerts.len(),
+            DETAIL_ALERTS,
+            "SELECT count(*) AS n FROM alerts WHERE org_id = $1 AND incident_id = $2",
+            (org, id),
+        )
+        .await?;
+        let timeline_total = total(
+            &mut conn,
+            timeline.len(),
+            DETAIL_EVENTS,
+            "SELECT count(*) AS n FROM incident_events WHERE org_id = $1 AND incident_id = $2",
+            (org, id),
+        )
+        .await?;
         Ok(IncidentDetail {
             incident,
             alerts,
+            alerts_total,
             timeline,
+            timeline_total,
         })
     }
 
@@ -838,6 +859,27 @@ fn escape_like(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// How many rows a list of one incident has in all: `shown` when fewer than `limit` were read
+/// (the list is whole), else the `n` of `count_sql` for the (organisation, incident).
+async fn total(
+    conn: &mut AnyConnection,
+    shown: usize,
+    limit: usize,
+    count_sql: &'static str,
+    (org, id): (OrgId, IncidentId),
+) -> Result<u64, StoreError> {
+    if shown < limit {
+        return Ok(shown as u64);
+    }
+    let row = sqlx::query(count_sql)
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    count(&row, "n")
 }
 
 async fn load_incident(

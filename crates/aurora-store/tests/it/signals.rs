@@ -6,7 +6,8 @@ use aurora_core::alert::{Alert, AlertStatus, Fingerprint, Severity, SourceKind};
 use aurora_core::grouping::{MAX_RULES_PER_ORG, NewGroupingRule};
 use aurora_core::ids::{IncidentId, OrgId, SourceId};
 use aurora_core::incident::{
-    Actor, AlertFilter, EventKind, IncidentChange, IncidentFilter, IncidentStatus,
+    Actor, AlertFilter, DETAIL_ALERTS, DETAIL_EVENTS, EventKind, IncidentChange, IncidentFilter,
+    IncidentStatus,
 };
 use aurora_core::job::{self, JobFilter, JobStatus};
 use aurora_core::model::{Email, Role};
@@ -1022,6 +1023,86 @@ async fn merging_moves_alerts_and_timeline_and_resolves_the_merged_incident() {
 }
 
 #[tokio::test]
+async fn an_alert_storm_incident_comes_with_its_first_alerts_and_latest_events() {
+    each_backend(|store: SqlStore| async move {
+        let org = store.create_org("A").await.unwrap();
+        let source = new_source(&store, org.id, "am").await;
+        let now = OffsetDateTime::now_utc();
+        let rules = IngestRules::default();
+        // Six deliveries of 100 alerts, a minute apart, all of one service: one incident.
+        let mut incident = None;
+        for d in 0..6u64 {
+            let alerts: Vec<Alert> = (0..100)
+                .map(|i| {
+                    let n = d * 100 + i;
+                    alert(&format!("storm{n:04}"), "checkout", "prod", Severity::Low)
+                })
+                .collect();
+            let at = delivery(&format!("{d}"), now + Duration::from_secs(d * 60));
+            let outcome = store
+                .ingest(org.id, source, &alerts, &at, &rules)
+                .await
+                .unwrap();
+            incident = incident.or(outcome.new_incidents.first().copied());
+        }
+        let incident = incident.expect("the first delivery opened an incident");
+        let comment = store
+            .add_comment(
+                org.id,
+                incident,
+                Actor::System,
+                "storm",
+                now + Duration::from_secs(600),
+            )
+            .await
+            .unwrap();
+
+        let detail = store.get_incident(org.id, incident).await.unwrap();
+        assert_eq!(detail.alerts.len(), DETAIL_ALERTS);
+        assert_eq!(detail.alerts_total, 600);
+        // The first seen: the first two deliveries' alerts, oldest first.
+        let mut fingerprints: Vec<&str> = detail
+            .alerts
+            .iter()
+            .map(|a| a.alert.fingerprint.as_str())
+            .collect();
+        assert!(
+            detail
+                .alerts
+                .windows(2)
+                .all(|w| w[0].first_seen_at <= w[1].first_seen_at)
+        );
+        fingerprints.sort_unstable();
+        let first: Vec<String> = (0..DETAIL_ALERTS).map(|n| format!("storm{n:04}")).collect();
+        assert_eq!(fingerprints, first);
+
+        // Opened, 600 alerts attached, the comment: the latest 500, oldest first.
+        assert_eq!(detail.timeline_total, 602);
+        assert_eq!(detail.timeline.len(), DETAIL_EVENTS);
+        assert_eq!(detail.timeline.last().map(|e| e.id), Some(comment.id));
+        assert!(detail.timeline.windows(2).all(|w| w[0].at <= w[1].at));
+        assert!(!kinds(&detail).contains(&EventKind::Opened));
+
+        // A small incident has everything, and totals that say so.
+        let small = ingest(
+            &store,
+            org.id,
+            source,
+            &[alert("calm", "search", "prod", Severity::Low)],
+            "calm",
+        )
+        .await;
+        let detail = store
+            .get_incident(org.id, small.new_incidents[0])
+            .await
+            .unwrap();
+        assert_eq!((detail.alerts.len(), detail.alerts_total), (1, 1));
+        assert_eq!((detail.timeline.len(), detail.timeline_total), (2, 2));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn alerts_are_filtered_and_paged_newest_first_within_their_org() {
     each_backend(|store: SqlStore| async move {
         let org = store.create_org("A").await.unwrap();
@@ -1243,12 +1324,13 @@ async fn concurrent_deliveries_group_commit_as_if_each_committed_alone() {
                 Some("dupsvc" | "retrysvc") => 1,
                 _ => 5,
             };
-            assert_eq!(detail.alerts.len(), expected, "{:?}", incident.service);
+            assert_eq!(detail.alerts_total, expected, "{:?}", incident.service);
+            assert_eq!(detail.timeline_total as usize, detail.timeline.len());
             let attached = kinds(&detail)
                 .into_iter()
                 .filter(|k| *k == EventKind::AlertAttached)
                 .count();
-            assert_eq!(attached, expected, "one attach event per alert");
+            assert_eq!(attached as u64, expected, "one attach event per alert");
             if incident.service.as_deref() == Some("dupsvc") {
                 assert_eq!(detail.alerts[0].repeat_count, 9);
             }

@@ -190,6 +190,34 @@ async fn the_incident_list_filters_pages_and_serves_its_partial_to_htmx() {
 }
 
 #[tokio::test]
+async fn an_alert_storm_incident_page_shows_the_first_alerts_and_says_how_many_there_are() {
+    let s = set_up().await;
+    let mut body: Value = serde_json::from_str(FIRING).unwrap();
+    let template = body["alerts"][0].clone();
+    body["alerts"] = (0..250)
+        .map(|i| {
+            let mut alert = template.clone();
+            alert["labels"]["instance"] = json!(format!("10.0.{i}.1:9100"));
+            alert["fingerprint"] = json!(format!("storm-{i:03}"));
+            alert
+        })
+        .collect();
+    let id = s.deliver(&body.to_string()).await.unwrap();
+
+    let (status, page) = s.page(&s.browser, &format!("/incidents/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Alerts <span class=\"count\">250</span>"),
+        "{page}"
+    );
+    assert_eq!(page.matches("class=\"alert-row\"").count(), 200);
+    assert!(page.contains("The first 200 of 250 alerts."));
+    assert!(page.contains(&format!("GET /api/v1/alerts?incident={id}")));
+    // 251 timeline entries: all shown, so no note about the timeline.
+    assert!(!page.contains("id=\"timeline-cut\""));
+}
+
+#[tokio::test]
 async fn the_incident_page_shows_alerts_and_timeline_and_editors_change_it() {
     let s = set_up().await;
     let id = s.deliver(FIRING).await.unwrap();
