@@ -355,8 +355,18 @@ fn count_stored(port: u16, token: &str) -> Result<(u64, u64)> {
                 &[("Authorization", &auth)],
                 b"",
             )?;
-            // One `repeat_count` per stored alert: the fingerprint also appears in labels and raw.
-            alerts += detail.body.matches("\"repeat_count\":").count() as u64;
+            if detail.status != 200 {
+                return Err(format!(
+                    "reading incident {id}: {} {}",
+                    detail.status, detail.body
+                ));
+            }
+            // The detail carries the first alerts and the count of all the incident's alerts.
+            let detail: serde_json::Value =
+                serde_json::from_str(&detail.body).map_err(|e| format!("incident {id}: {e}"))?;
+            alerts += detail["alerts_total"]
+                .as_u64()
+                .ok_or_else(|| format!("incident {id} has no alerts_total"))?;
         }
         cursor = json_str(&page.body, "next");
         if cursor.is_none() {
