@@ -240,7 +240,8 @@ pub struct IncidentEvent {
 /// At most this many alerts come with an incident's detail: the first seen. The alerts list,
 /// filtered by incident, pages through all of them.
 pub const DETAIL_ALERTS: usize = 200;
-/// At most this many timeline entries come with an incident's detail: the latest.
+/// At most this many timeline entries come with an incident's detail: the latest. The
+/// incident's timeline list pages through all of them.
 pub const DETAIL_EVENTS: usize = 500;
 
 /// One incident with its alerts and its timeline, bounded so that an alert storm's incident
@@ -272,6 +273,8 @@ pub struct Cursor<Id> {
 pub type IncidentCursor = Cursor<IncidentId>;
 /// Alerts are ordered by `first_seen_at`.
 pub type AlertCursor = Cursor<AlertId>;
+/// Timeline entries are ordered by `at`.
+pub type EventCursor = Cursor<EventId>;
 
 impl<Id: fmt::Display> fmt::Display for Cursor<Id> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -375,6 +378,32 @@ pub struct AlertPage {
     pub alerts: Vec<StoredAlert>,
     #[serde(serialize_with = "serialize_cursor")]
     pub next: Option<AlertCursor>,
+}
+
+/// Which page of an incident's timeline to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub after: Option<EventCursor>,
+    /// At most this many; see [`EventFilter::MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl EventFilter {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const MAX_LIMIT: u32 = DETAIL_EVENTS as u32;
+
+    /// The page size actually used: the requested one within `1..=MAX_LIMIT`.
+    pub fn page_size(&self) -> u32 {
+        page_size(self.limit, Self::DEFAULT_LIMIT, Self::MAX_LIMIT)
+    }
+}
+
+/// One page of an incident's timeline, newest first, and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventPage {
+    pub events: Vec<IncidentEvent>,
+    #[serde(serialize_with = "serialize_cursor")]
+    pub next: Option<EventCursor>,
 }
 
 /// A change a person makes; absent fields stay as they are.

@@ -18,8 +18,8 @@ use crate::ids::{
     TokenId, UserId,
 };
 use crate::incident::{
-    Actor, AlertFilter, AlertPage, Incident, IncidentChange, IncidentDetail, IncidentEvent,
-    IncidentFilter, IncidentPage,
+    Actor, AlertFilter, AlertPage, EventFilter, EventPage, Incident, IncidentChange,
+    IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage,
 };
 use crate::investigation::{
     Approval, AuditEntry, Connector, ConnectorCheck, Investigation, InvestigationStatus,
@@ -200,6 +200,15 @@ pub trait SignalStore: Send + Sync {
 
     /// The organisation's alerts, newest first (by when Aurora first saw them).
     async fn list_alerts(&self, org: OrgId, filter: &AlertFilter) -> Result<AlertPage, StoreError>;
+
+    /// An incident's timeline, newest first; [`StoreError::NotFound`] when the incident is not
+    /// the organisation's.
+    async fn list_events(
+        &self,
+        org: OrgId,
+        incident: IncidentId,
+        filter: &EventFilter,
+    ) -> Result<EventPage, StoreError>;
 
     /// Merges incident `from` into `into`, in `actor`'s name: moves its alerts and timeline,
     /// raises `into`'s severity to the higher of the two, and resolves `from` with `merged_into`

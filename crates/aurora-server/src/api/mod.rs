@@ -64,6 +64,7 @@ fn api_v1(max_delivery_bytes: usize) -> ApiRoutes {
         .get("/api/v1/incidents", signals::list_incidents)
         .get("/api/v1/incidents/{id}", signals::get_incident)
         .patch("/api/v1/incidents/{id}", signals::update_incident)
+        .get("/api/v1/incidents/{id}/timeline", signals::list_timeline)
         .post("/api/v1/incidents/{id}/comments", signals::add_comment)
         .post("/api/v1/incidents/{id}/merge", signals::merge_incident)
         .get("/api/v1/alerts", alerts::list_alerts)

@@ -5,8 +5,8 @@ use aurora_core::StoreError;
 use aurora_core::alert::{Severity, SourceKind};
 use aurora_core::ids::{IncidentId, SourceId, UserId};
 use aurora_core::incident::{
-    Actor, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter, IncidentPage,
-    IncidentStatus, MAX_COMMENT_LEN,
+    Actor, EventFilter, EventPage, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter,
+    IncidentPage, IncidentStatus, InvalidCursor, MAX_COMMENT_LEN,
 };
 use aurora_core::model::Role;
 use aurora_core::source::{AlertSource, DeliveryRecord, IngestOutcome, SourceOptions};
@@ -304,6 +304,44 @@ pub async fn get_incident(
     state
         .signals()
         .get_incident(user.0.org_id(), incident)
+        .await
+        .map(Json)
+        .map_err(|err| incident_error(err, &id))
+}
+
+/// The query of `GET /api/v1/incidents/{id}/timeline`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimelineQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/incidents/{id}/timeline`: the whole timeline, newest first, a page at a time
+/// (the incident's detail carries only the latest entries).
+pub async fn list_timeline(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<EventPage>, ApiError> {
+    let incident = incident_id(&id)?;
+    let invalid = |message: String| ApiError::bad_request("invalid_request", message);
+    let query: TimelineQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+        .map_err(|err| invalid(format!("invalid query: {err}")))?;
+    let filter = EventFilter {
+        after: query
+            .cursor
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .map(|c| c.parse())
+            .transpose()
+            .map_err(|err: InvalidCursor| invalid(err.to_string()))?,
+        limit: query.limit.unwrap_or(0),
+    };
+    state
+        .store()
+        .list_events(user.0.org_id(), incident, &filter)
         .await
         .map(Json)
         .map_err(|err| incident_error(err, &id))

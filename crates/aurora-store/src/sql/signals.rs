@@ -7,9 +7,9 @@ use aurora_core::alert::{Alert, Fingerprint, Severity};
 use aurora_core::grouping::{GroupingRule, NewGroupingRule};
 use aurora_core::ids::{DeliveryId, EventId, GroupingRuleId, IncidentId, OrgId, SourceId};
 use aurora_core::incident::{
-    Actor, AlertCursor, AlertFilter, AlertPage, Cursor, DETAIL_ALERTS, DETAIL_EVENTS, EventKind,
-    Incident, IncidentChange, IncidentCursor, IncidentDetail, IncidentEvent, IncidentFilter,
-    IncidentPage, IncidentStatus, StoredAlert,
+    Actor, AlertCursor, AlertFilter, AlertPage, Cursor, DETAIL_ALERTS, DETAIL_EVENTS, EventCursor,
+    EventFilter, EventKind, EventPage, Incident, IncidentChange, IncidentCursor, IncidentDetail,
+    IncidentEvent, IncidentFilter, IncidentPage, IncidentStatus, StoredAlert,
 };
 use aurora_core::ports::SignalStore;
 use aurora_core::secrets::SecretRef;
@@ -650,6 +650,37 @@ impl SignalStore for SqlStore {
             id: last.id,
         });
         Ok(AlertPage { alerts, next })
+    }
+
+    async fn list_events(
+        &self,
+        org: OrgId,
+        incident: IncidentId,
+        filter: &EventFilter,
+    ) -> Result<EventPage, StoreError> {
+        {
+            let mut conn = self.pool().acquire().await.map_err(db_error)?;
+            load_incident(&mut conn, org, incident).await?;
+        }
+        let mut query = Filtered::new(
+            "SELECT id, incident_id, at, actor, kind, detail FROM incident_events \
+             WHERE org_id = $1",
+            org,
+        );
+        query.and(" AND incident_id = $?", Bind::Text(incident.to_string()));
+        let size = filter.page_size();
+        query.page("at", "id", filter.after.as_ref(), size);
+        let events = query
+            .fetch(self)
+            .await?
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (events, next) = split_page(events, size, |last| EventCursor {
+            at_ms: to_millis(last.at),
+            id: last.id,
+        });
+        Ok(EventPage { events, next })
     }
 
     async fn merge_incidents(

@@ -6,8 +6,8 @@ use aurora_core::alert::{Alert, AlertStatus, Fingerprint, Severity, SourceKind};
 use aurora_core::grouping::{MAX_RULES_PER_ORG, NewGroupingRule};
 use aurora_core::ids::{IncidentId, OrgId, SourceId};
 use aurora_core::incident::{
-    Actor, AlertFilter, DETAIL_ALERTS, DETAIL_EVENTS, EventKind, IncidentChange, IncidentFilter,
-    IncidentStatus,
+    Actor, AlertFilter, DETAIL_ALERTS, DETAIL_EVENTS, EventFilter, EventKind, IncidentChange,
+    IncidentFilter, IncidentStatus,
 };
 use aurora_core::job::{self, JobFilter, JobStatus};
 use aurora_core::model::{Email, Role};
@@ -1082,6 +1082,37 @@ async fn an_alert_storm_incident_comes_with_its_first_alerts_and_latest_events()
         assert_eq!(detail.timeline.last().map(|e| e.id), Some(comment.id));
         assert!(detail.timeline.windows(2).all(|w| w[0].at <= w[1].at));
         assert!(!kinds(&detail).contains(&EventKind::Opened));
+
+        // The timeline list pages through all 602, newest first.
+        let mut listed = Vec::new();
+        let mut filter = EventFilter {
+            after: None,
+            limit: 200,
+        };
+        loop {
+            let page = store.list_events(org.id, incident, &filter).await.unwrap();
+            assert!(page.events.len() <= 200);
+            listed.extend(page.events);
+            match page.next {
+                Some(next) => filter.after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(listed.len(), 602);
+        assert_eq!(listed[0].id, comment.id);
+        assert_eq!(listed.last().map(|e| e.kind), Some(EventKind::Opened));
+        assert!(
+            listed
+                .windows(2)
+                .all(|w| (w[0].at, w[0].id.to_string()) > (w[1].at, w[1].id.to_string()))
+        );
+        let other = store.create_org("B").await.unwrap();
+        assert!(matches!(
+            store
+                .list_events(other.id, incident, &EventFilter::default())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
 
         // A small incident has everything, and totals that say so.
         let small = ingest(

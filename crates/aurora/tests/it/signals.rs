@@ -417,6 +417,38 @@ async fn one_delivery_of_10000_alerts_is_accepted_and_stored_whole() {
         }
     }
     assert_eq!(listed, 10_000);
+
+    let mut entries = 0;
+    let mut path = format!("/api/v1/incidents/{incident}/timeline?limit=500");
+    loop {
+        let (status, page) = get_json(&app, &token, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        entries += page["events"].as_array().unwrap().len();
+        match page["next"].as_str() {
+            Some(next) => {
+                path = format!("/api/v1/incidents/{incident}/timeline?limit=500&cursor={next}")
+            }
+            None => break,
+        }
+    }
+    assert_eq!(entries, 10_001);
+    let (status, error) = get_json(
+        &app,
+        &token,
+        &format!("/api/v1/incidents/{incident}/timeline?cursor=nonsense"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let (status, _) = get_json(
+        &app,
+        &token,
+        &format!(
+            "/api/v1/incidents/{}/timeline",
+            aurora_core::ids::IncidentId::new()
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
