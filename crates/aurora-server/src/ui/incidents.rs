@@ -23,7 +23,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -191,9 +191,9 @@ pub struct EventsQuery {
 }
 
 /// `GET /incidents/events`: the organisation's events as server-sent events named after the
-/// event (`incident_opened`, `incident_updated`, `alert_received`, `investigation_updated`;
-/// `resync` after missed ones), each with its ids as JSON data. `?incident=<id>` leaves out
-/// other incidents' events.
+/// event (`incident_opened`, `incident_updated`, `alert_received`, `investigation_updated`),
+/// each with its ids as JSON data, and `resync` when the stream opens and after missed events.
+/// `?incident=<id>` leaves out other incidents' events.
 pub async fn events(
     State(state): State<AppState>,
     user: UiUser,
@@ -219,7 +219,10 @@ pub async fn events(
         };
         Some((Ok(event), subscription))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    // The page re-reads itself on the opening `resync`: what changed between its render and
+    // this subscription (or while a form's swap reconnected the stream) is not missed.
+    let opening = futures::stream::once(async { Ok(Event::default().event("resync").data("{}")) });
+    Ok(Sse::new(opening.chain(stream)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
 // ---------------------------------------------------------------------------------------------

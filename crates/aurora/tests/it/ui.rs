@@ -412,6 +412,9 @@ async fn the_event_stream_tells_the_organisation_about_a_delivery() {
 
     let id = s.deliver(FIRING).await.unwrap();
     let seen = read_until(events, "event: alert_received").await;
+    // Opening with `resync` makes a page re-read what it shows: nothing published between its
+    // render and its subscription is missed.
+    assert!(seen.starts_with("event: resync\ndata: {}\n\n"), "{seen}");
     assert!(
         seen.contains(&format!(
             "event: incident_opened\ndata: {{\"kind\":\"incident_opened\",\"incident\":\"{id}\"}}"
@@ -444,6 +447,9 @@ async fn the_event_stream_tells_the_organisation_about_a_delivery() {
     assert!(!seen.contains("incident_opened"), "{seen}");
 
     let mut quiet = theirs.bytes_stream();
+    let opening = tokio::time::timeout(Duration::from_secs(5), quiet.next()).await;
+    let opening = String::from_utf8_lossy(&opening.unwrap().unwrap().unwrap()).into_owned();
+    assert_eq!(opening, "event: resync\ndata: {}\n\n");
     let nothing = tokio::time::timeout(Duration::from_millis(300), quiet.next()).await;
     assert!(nothing.is_err(), "another organisation got {nothing:?}");
 
