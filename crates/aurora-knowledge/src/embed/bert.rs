@@ -312,24 +312,21 @@ impl Bert {
         let tokens: usize = seqs.iter().map(|s| s.len()).sum();
         let x = take(&mut ws.x, tokens * h);
         // Embeddings: word + position + token type, then layer norm, sequence by sequence.
-        let mut rows = x.chunks_exact_mut(h);
+        let mut start = 0;
         for seq in seqs {
-            for (&id, row) in seq.iter().zip(&mut rows) {
+            let rows = &mut x[start..start + seq.len() * h];
+            for (&id, row) in seq.iter().zip(rows.chunks_exact_mut(h)) {
                 let id = id as usize;
                 row.copy_from_slice(&self.word_embeddings[id * h..(id + 1) * h]);
             }
-        }
-        let mut start = 0;
-        for seq in seqs {
-            let end = start + seq.len() * h;
             kernels::bias_residual_norm(
                 self.arch,
-                &mut x[start..end],
+                rows,
                 &self.position_embeddings[..seq.len() * h],
                 &self.no_bias,
                 &self.embeddings_norm,
             );
-            start = end;
+            start += seq.len() * h;
         }
         for layer in &self.layers {
             self.layer(layer, seqs, tokens, ws);

@@ -2,7 +2,9 @@
 
 use aurora_core::alert::{AlertStatus, Severity};
 use aurora_core::ids::{IncidentId, SourceId};
-use aurora_core::incident::{AlertFilter, AlertPage, InvalidCursor};
+use std::str::FromStr;
+
+use aurora_core::incident::{AlertFilter, AlertPage, Cursor, InvalidCursor};
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use serde::Deserialize;
@@ -50,12 +52,18 @@ fn alert_filter(query: Option<&str>) -> Result<AlertFilter, ApiError> {
             .map(|s| s.parse::<IncidentId>())
             .transpose()
             .map_err(|_| invalid("incident must be an incident id".to_owned()))?,
-        after: nonempty(query.cursor)
-            .map(|c| c.parse())
-            .transpose()
-            .map_err(|err: InvalidCursor| invalid(err.to_string()))?,
+        after: cursor(query.cursor)?,
         limit: query.limit.unwrap_or(0),
     })
+}
+
+/// A list's `?cursor=` (the previous page's `next`), trimmed; none when absent or blank.
+pub(super) fn cursor<Id: FromStr>(raw: Option<String>) -> Result<Option<Cursor<Id>>, ApiError> {
+    raw.map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse())
+        .transpose()
+        .map_err(|err: InvalidCursor| ApiError::bad_request("invalid_request", err.to_string()))
 }
 
 pub async fn list_alerts(

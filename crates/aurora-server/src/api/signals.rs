@@ -6,7 +6,7 @@ use aurora_core::alert::{Severity, SourceKind};
 use aurora_core::ids::{IncidentId, SourceId, UserId};
 use aurora_core::incident::{
     Actor, EventFilter, EventPage, IncidentChange, IncidentDetail, IncidentEvent, IncidentFilter,
-    IncidentPage, IncidentStatus, InvalidCursor, MAX_COMMENT_LEN,
+    IncidentPage, IncidentStatus, MAX_COMMENT_LEN,
 };
 use aurora_core::model::Role;
 use aurora_core::source::{AlertSource, DeliveryRecord, IngestOutcome, SourceOptions};
@@ -330,13 +330,7 @@ pub async fn list_timeline(
     let query: TimelineQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
         .map_err(|err| invalid(format!("invalid query: {err}")))?;
     let filter = EventFilter {
-        after: query
-            .cursor
-            .map(|c| c.trim().to_owned())
-            .filter(|c| !c.is_empty())
-            .map(|c| c.parse())
-            .transpose()
-            .map_err(|err: InvalidCursor| invalid(err.to_string()))?,
+        after: super::alerts::cursor(query.cursor)?,
         limit: query.limit.unwrap_or(0),
     };
     state
