@@ -544,6 +544,11 @@ const STOPWORDS: &[&str] = &[
     "were", "what", "when", "where", "which", "who", "why", "will", "with", "you", "your",
 ];
 
+/// Whether a lower-cased word is too common to rank by.
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
 /// The distinct, lower-cased words of a query worth matching: letters and digits only (no
 /// query syntax reaches a full-text engine), stopwords left out, at most 32.
 pub fn query_terms(query: &str) -> Vec<String> {
@@ -553,7 +558,7 @@ pub fn query_terms(query: &str) -> Vec<String> {
             continue;
         }
         let word = word.to_lowercase();
-        if STOPWORDS.contains(&word.as_str()) || terms.contains(&word) {
+        if is_stopword(&word) || terms.contains(&word) {
             continue;
         }
         terms.push(word);

@@ -1,7 +1,7 @@
-//! The knowledge base on the SQL store. Documents and chunks are portable SQL; the two rankings
-//! use each backend's own engine: FTS5, and sign bits in memory (`sign_index`) with sqlite-vec's
-//! cosine distance on SQLite; `tsvector` and pgvector (HNSW) on PostgreSQL. Vectors of each
-//! dimension get their own table, made on first use.
+//! The knowledge base on the SQL store. Documents, chunks and the keyword index
+//! (`keyword_index`) are portable SQL; vector search uses each backend's own engine: sign bits
+//! in memory (`sign_index`) with sqlite-vec's cosine distance on SQLite, pgvector (HNSW) on
+//! PostgreSQL. Vectors of each dimension get their own table, made on first use.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use time::OffsetDateTime;
 
+use super::keyword_index::{self, KeywordChanges};
 use super::sign_index::{SignIndex, VectorChanges, sign_bytes};
 use super::signals::{json_column, opt_parse, opt_text, opt_time, stored, text, time_at, to_json};
 use super::{Backend, SqlStore, conflict_or, db_error, parse_column, to_millis};
@@ -46,6 +47,10 @@ const CHUNK_ROWS_PER_INSERT: usize = 40;
 const SQLITE_CANDIDATES_PER_RESULT: usize = 10;
 const SQLITE_MIN_CANDIDATES: usize = 200;
 const SQLITE_MAX_CANDIDATES: usize = 4096;
+
+/// Keyword results ranked beyond the k asked for, in case some belong to documents that are
+/// being re-indexed (their chunks are hidden until they are indexed again).
+const KEYWORD_SPARE: usize = 16;
 
 /// Rows of `chunk_signs` per page when loading them into memory.
 const SIGN_LOAD_PAGE: usize = 16_384;
@@ -237,14 +242,30 @@ impl SqlStore {
         Ok(table)
     }
 
-    /// Removes a document's chunks and their vectors, noting the removed vectors in `changes`.
+    /// Removes a document's chunks and their vectors, noting the removed vectors in `changes`
+    /// and the removed chunks in `keywords`.
     async fn delete_chunks(
         &self,
         tx: &mut Transaction<'static, Any>,
         org: OrgId,
         id: DocumentId,
         changes: &mut VectorChanges,
+        keywords: &mut KeywordChanges,
     ) -> Result<(), StoreError> {
+        let removed = sqlx::query(
+            "SELECT id, context, text FROM document_chunks WHERE org_id = $1 AND document_id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        let mut removed_ids = Vec::with_capacity(removed.len());
+        for row in &removed {
+            let chunk = int(row, "id")?;
+            keywords.remove(chunk, &text(row, "context")?, &text(row, "text")?);
+            removed_ids.push(chunk);
+        }
         let dim: Option<i64> =
             sqlx::query("SELECT embedding_dim FROM documents WHERE org_id = $1 AND id = $2")
                 .bind(org.to_string())
@@ -261,19 +282,8 @@ impl SqlStore {
         if let (Some(dim), Backend::Sqlite) = (dim, self.kind()) {
             let dim = usize::try_from(dim).unwrap_or(0);
             let table = vector_table(dim)?;
-            let removed: Vec<i64> = sqlx::query(
-                "SELECT id FROM document_chunks WHERE org_id = $1 AND document_id = $2",
-            )
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db_error)?
-            .iter()
-            .map(|row| int(row, "id"))
-            .collect::<Result<_, _>>()?;
-            if !removed.is_empty() {
-                changes.dim(dim).removed.extend(removed);
+            if !removed_ids.is_empty() {
+                changes.dim(dim).removed.extend(removed_ids);
             }
             for from in [table, "chunk_signs".to_owned()] {
                 sqlx::query(AssertSqlSafe(format!(
@@ -534,23 +544,35 @@ impl SqlStore {
             return Ok(Vec::new());
         }
         let mut hits = Vec::with_capacity(ranked.len().min(k));
+        // Vector hits must come from documents embedded by the query's model.
+        let (model_condition, first_id) = match model {
+            Some(_) => (" AND d.embedding_model = $2", 3),
+            None => ("", 2),
+        };
         for ids in ranked.chunks(150) {
-            let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-            let (conditions, binds) = filter_sql(self.kind(), filter, ids.len() + 3);
+            let list: Vec<String> = (0..ids.len())
+                .map(|i| format!("${}", i + first_id))
+                .collect();
+            let (conditions, binds) = filter_sql(self.kind(), filter, ids.len() + first_id);
             let sql = format!(
                 concat!(
                     "SELECT ",
                     hit_columns!(),
-                    " FROM document_chunks c JOIN documents d ON d.id = c.document_id \
-                     WHERE c.org_id = $1 AND d.org_id = $1 AND d.status = 'indexed' \
-                     AND COALESCE(d.embedding_model, '') = $2 AND c.id IN ({}){}"
+                    // CROSS JOIN keeps the chunks looked up by id as the outer loop on
+                    // SQLite, which may otherwise walk every chunk of the organisation's
+                    // documents.
+                    " FROM document_chunks c CROSS JOIN documents d \
+                     WHERE d.id = c.document_id AND c.id IN ({}) AND c.org_id = $1 \
+                     AND d.org_id = $1 AND d.status = 'indexed'{}{}"
                 ),
                 list.join(", "),
+                model_condition,
                 conditions
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql))
-                .bind(org.to_string())
-                .bind(model.unwrap_or_default().to_owned());
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
+            if let Some(model) = model {
+                query = query.bind(model.to_owned());
+            }
             for id in ids {
                 query = query.bind(*id);
             }
@@ -757,7 +779,9 @@ impl KnowledgeStore for SqlStore {
             return Err(StoreError::NotFound("document"));
         }
         let mut changes = VectorChanges::default();
-        self.delete_chunks(&mut tx, org, id, &mut changes).await?;
+        let mut keywords = KeywordChanges::default();
+        self.delete_chunks(&mut tx, org, id, &mut changes, &mut keywords)
+            .await?;
         let table = match dim {
             Some(dim) => Some(self.ensure_vector_table(&mut tx, dim).await?),
             None => None,
@@ -791,6 +815,12 @@ impl KnowledgeStore for SqlStore {
                     .bind(chunk.text.clone());
             }
             let inserted = query.fetch_all(&mut *tx).await.map_err(db_error)?;
+            for row in &inserted {
+                let ordinal = u32::try_from(int(row, "ordinal")?).unwrap_or(0);
+                if let Some(chunk) = rows.iter().find(|c| c.ordinal == ordinal) {
+                    keywords.add(int(row, "id")?, &chunk.context, &chunk.text);
+                }
+            }
             let Some(table) = &table else { continue };
             let mut vectors: Vec<(i64, &[f32])> = Vec::with_capacity(inserted.len());
             for row in &inserted {
@@ -823,6 +853,7 @@ impl KnowledgeStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
+        keyword_index::apply(&mut tx, self.kind(), org, keywords).await?;
         let versions = self.bump_vector_versions(&mut tx, org, &changes).await?;
         tx.commit().await.map_err(db_error)?;
         self.signs.apply(org, &changes, &versions);
@@ -833,7 +864,10 @@ impl KnowledgeStore for SqlStore {
         let document = self.get_document(org, id).await?;
         let mut tx = self.writer().begin().await.map_err(db_error)?;
         let mut changes = VectorChanges::default();
-        self.delete_chunks(&mut tx, org, id, &mut changes).await?;
+        let mut keywords = KeywordChanges::default();
+        self.delete_chunks(&mut tx, org, id, &mut changes, &mut keywords)
+            .await?;
+        keyword_index::apply(&mut tx, self.kind(), org, keywords).await?;
         sqlx::query("DELETE FROM documents WHERE org_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
@@ -935,73 +969,19 @@ impl KnowledgeStore for SqlStore {
         org: OrgId,
         query: &KeywordQuery<'_>,
     ) -> Result<Vec<ChunkHit>, StoreError> {
-        // Terms are letters and digits only (`query_terms`); quoting them keeps any word that
-        // is also FTS5 syntax (AND, NEAR) a word.
-        let terms: Vec<&String> = query
-            .terms
-            .iter()
-            .filter(|t| t.chars().all(char::is_alphanumeric) && !t.is_empty())
-            .collect();
-        if terms.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (conditions, binds) = filter_sql(self.kind(), query.filter, 4);
-        let (sql, expression) = match self.kind() {
-            Backend::Sqlite => (
-                format!(
-                    concat!(
-                        "SELECT ",
-                        hit_columns!(),
-                        // CROSS JOIN keeps the full-text match as the outer loop:
-                        // otherwise SQLite may walk the organisation's chunks and run the
-                        // match once per chunk, seconds per query on a large base.
-                        " FROM document_chunks_fts f \
-                         CROSS JOIN document_chunks c ON c.id = f.rowid \
-                         CROSS JOIN documents d ON d.id = c.document_id \
-                         WHERE document_chunks_fts MATCH $1 AND c.org_id = $2 \
-                         AND d.org_id = $2 AND d.status = 'indexed'{} \
-                         ORDER BY bm25(document_chunks_fts, 0.5, 1.0), c.id LIMIT $3"
-                    ),
-                    conditions
-                ),
-                terms
-                    .iter()
-                    .map(|t| format!("\"{t}\""))
-                    .collect::<Vec<_>>()
-                    .join(" OR "),
-            ),
-            Backend::Postgres => (
-                format!(
-                    concat!(
-                        "SELECT ",
-                        hit_columns!(),
-                        " FROM document_chunks c JOIN documents d ON d.id = c.document_id, \
-                         to_tsquery('english', $1) q \
-                         WHERE c.tsv @@ q AND c.org_id = $2 AND d.org_id = $2 \
-                         AND d.status = 'indexed'{} \
-                         ORDER BY ts_rank_cd(c.tsv, q) DESC, c.id LIMIT $3"
-                    ),
-                    conditions
-                ),
-                terms
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-            ),
-        };
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(expression)
-            .bind(org.to_string())
-            .bind(i64::try_from(query.k).unwrap_or(1));
-        for value in binds {
-            q = q.bind(value);
-        }
-        q.fetch_all(self.pool())
+        // Unfiltered, the best k and a few spare for chunks of documents being re-indexed;
+        // filtered, the whole ranking, read in order until k pass the filter.
+        let limit = query
+            .filter
+            .is_empty()
+            .then(|| query.k.saturating_add(KEYWORD_SPARE));
+        let ranked: Vec<i64> =
+            keyword_index::search(self.pool(), self.kind(), org, query.terms, limit)
+                .await?
+                .iter()
+                .map(|scored| scored.chunk)
+                .collect();
+        self.hits_by_ids(org, &ranked, query.filter, None, query.k)
             .await
-            .map_err(db_error)?
-            .iter()
-            .map(hit_from_row)
-            .collect()
     }
 }

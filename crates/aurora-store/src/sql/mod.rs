@@ -7,6 +7,7 @@ mod checkpoint;
 mod grouping;
 mod investigations;
 mod jobs;
+mod keyword_index;
 mod knowledge;
 mod sign_index;
 mod sqlite_vec;
@@ -80,6 +81,8 @@ pub enum ConnectError {
         url: String,
         source: sqlx::migrate::MigrateError,
     },
+    #[error("cannot build the keyword index of the database at {url}: {source}")]
+    KeywordIndex { url: String, source: StoreError },
 }
 
 /// A [`Store`] over a SQLite or PostgreSQL connection pool.
@@ -183,7 +186,8 @@ impl SqlStore {
         })
     }
 
-    /// Applies this build's migrations that the database lacks.
+    /// Applies this build's migrations that the database lacks, then indexes for keyword
+    /// search the chunks of databases made before that index existed.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
         self.backend
             .migrator()
@@ -192,7 +196,14 @@ impl SqlStore {
             .map_err(|source| ConnectError::Migrate {
                 url: redact_url(&self.url),
                 source,
-            })
+            })?;
+        keyword_index::build_missing(&self.writer, self.backend)
+            .await
+            .map_err(|source| ConnectError::KeywordIndex {
+                url: redact_url(&self.url),
+                source,
+            })?;
+        Ok(())
     }
 
     pub fn kind(&self) -> Backend {

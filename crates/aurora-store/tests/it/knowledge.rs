@@ -171,7 +171,7 @@ async fn documents_are_indexed_searched_and_deleted_per_organisation() {
             keyword(&store, other, &["payments"], &none).await,
             ["Their payments failover notes."]
         );
-        // Words that are FTS5 syntax are words.
+        // Words that are search syntax elsewhere (NEAR, AND) are plain words here.
         assert!(
             keyword(&store, org, &["near", "and"], &none)
                 .await
@@ -482,17 +482,12 @@ async fn sqlite_vector_search_sees_writes_of_another_store_on_the_same_file() {
     reader.close().await;
 }
 
-/// A database from before `chunk_signs` kept the sign bits in a sqlite-vec `vec0` table; the
-/// first search converts them.
-#[tokio::test]
-async fn sqlite_sign_bits_of_an_older_database_are_converted() {
+/// Makes a SQLite database at `url` with one organisation and a document of two chunks (one
+/// about failing over payments, one about restarting checkout pods); returns the organisation.
+async fn two_chunk_database(url: &str) -> OrgId {
     use aurora_store::DatabaseConfig;
-    use sqlx::Connection;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("aurora.db");
-    let url = format!("sqlite://{}", path.display());
-    let store = SqlStore::connect(&url, &DatabaseConfig::default())
+    let store = SqlStore::connect(url, &DatabaseConfig::default())
         .await
         .unwrap();
     store.migrate().await.unwrap();
@@ -513,6 +508,20 @@ async fn sqlite_sign_bits_of_an_older_database_are_converted() {
         .await
         .unwrap();
     store.close().await;
+    org
+}
+
+/// A database from before `chunk_signs` kept the sign bits in a sqlite-vec `vec0` table; the
+/// first search converts them.
+#[tokio::test]
+async fn sqlite_sign_bits_of_an_older_database_are_converted() {
+    use aurora_store::DatabaseConfig;
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aurora.db");
+    let url = format!("sqlite://{}", path.display());
+    let org = two_chunk_database(&url).await;
 
     // Make it look like the older layout: bits in vec0, none in chunk_signs, no counters.
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -541,5 +550,215 @@ async fn sqlite_sign_bits_of_an_older_database_are_converted() {
             .unwrap();
     assert!(left.is_empty(), "the vec0 table is dropped");
     conn.close().await.unwrap();
+    store.close().await;
+}
+
+/// Words the stemmer leaves as they are, so the test can count terms the way the index does.
+const WORDS: [&str; 12] = [
+    "zork", "blat", "frim", "vext", "drum", "plox", "skav", "trun", "wemb", "glif", "snarp",
+    "kwell",
+];
+
+/// A text of `len` words from `WORDS`, skewed towards the first ones; `seed` picks them.
+fn skewed_text(seed: &mut u64, len: usize) -> String {
+    let mut words = Vec::with_capacity(len);
+    for _ in 0..len {
+        *seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let r = (*seed >> 33) as usize;
+        // Squaring a uniform draw favours low ranks: the first words are in most chunks.
+        let u = (r % 1000) as f64 / 1000.0;
+        words.push(WORDS[(u * u * WORDS.len() as f64) as usize]);
+    }
+    words.join(" ")
+}
+
+/// BM25 (k1 1.2, b 0.75, Lucene's idf) of every chunk for `terms`, by brute force.
+fn brute_force_bm25(chunks: &[&str], terms: &[&str]) -> Vec<f32> {
+    let lens: Vec<f32> = chunks.iter().map(|c| c.split(' ').count() as f32).collect();
+    let n = chunks.len() as f64;
+    let average = lens.iter().sum::<f32>() / chunks.len() as f32;
+    let mut scores = vec![0.0f32; chunks.len()];
+    for term in terms {
+        let tf: Vec<usize> = chunks
+            .iter()
+            .map(|c| c.split(' ').filter(|w| w == term).count())
+            .collect();
+        let df = tf.iter().filter(|&&t| t > 0).count() as f64;
+        let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln() as f32;
+        for (i, &t) in tf.iter().enumerate() {
+            if t > 0 {
+                let t = t as f32;
+                scores[i] += idf * t * 2.2 / (t + 1.2 * (0.25 + 0.75 * lens[i] / average));
+            }
+        }
+    }
+    scores
+}
+
+/// Keyword search ranks by BM25 over the organisation's live chunks only: after documents are
+/// added, re-indexed and deleted, with terms whose postings fill many blocks.
+#[tokio::test]
+async fn keyword_ranking_is_bm25_of_the_organisations_live_chunks() {
+    each_backend(|store| async move {
+        let org = store.create_org("a").await.unwrap().id;
+        let other = store.create_org("b").await.unwrap().id;
+        let mut seed = 7u64;
+        let texts = |count: usize, seed: &mut u64| -> Vec<String> {
+            (0..count)
+                .map(|i| skewed_text(seed, 5 + (i * 7) % 40))
+                .collect()
+        };
+        let chunks = |texts: &[String]| DocumentIndex {
+            format: "text".into(),
+            title: None,
+            embedding_model: None,
+            chunks: texts
+                .iter()
+                .enumerate()
+                .map(|(i, text)| NewChunk {
+                    ordinal: i as u32,
+                    context: String::new(),
+                    text: text.clone(),
+                    embedding: None,
+                })
+                .collect(),
+        };
+        // Another organisation's chunks, all of one word, must not move this one's statistics.
+        let theirs = store
+            .create_document(other, &new_doc(other, "k9", DocumentKind::Runbook, &[]))
+            .await
+            .unwrap();
+        let flood: Vec<String> = (0..200).map(|_| "zork zork blat".to_owned()).collect();
+        store
+            .index_document(other, theirs.id, &chunks(&flood))
+            .await
+            .unwrap();
+        // Three documents of 300 chunks: the common words have well over 256 postings each.
+        let mut live: Vec<(String, Vec<String>)> = Vec::new();
+        let mut ids = Vec::new();
+        for sha in ["k1", "k2", "k3"] {
+            let doc = store
+                .create_document(org, &new_doc(org, sha, DocumentKind::Runbook, &[]))
+                .await
+                .unwrap();
+            let body = texts(300, &mut seed);
+            store
+                .index_document(org, doc.id, &chunks(&body))
+                .await
+                .unwrap();
+            ids.push(doc.id);
+            live.push((sha.to_owned(), body));
+        }
+        // Re-index the last document (on SQLite its new chunks take the ids its old ones had)
+        // and the first with new text; delete the second.
+        for at in [2, 0] {
+            let body = texts(120 + at * 50, &mut seed);
+            store
+                .index_document(org, ids[at], &chunks(&body))
+                .await
+                .unwrap();
+            live[at].1 = body;
+        }
+        store.delete_document(org, ids[1]).await.unwrap();
+        live.remove(1);
+
+        let all: Vec<&str> = live
+            .iter()
+            .flat_map(|(_, b)| b.iter().map(String::as_str))
+            .collect();
+        for query in [
+            &["zork"][..],
+            &["blat", "snarp"],
+            &["kwell", "glif", "zork"],
+            &["trun"],
+        ] {
+            let expected = brute_force_bm25(&all, query);
+            let mut best = expected.clone();
+            best.sort_by(|a, b| b.total_cmp(a));
+            let hits = store
+                .keyword_search(
+                    org,
+                    &KeywordQuery {
+                        terms: &query.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>(),
+                        k: 10,
+                        filter: &SearchFilter::default(),
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(hits.len(), 10, "{query:?}");
+            // The score of each hit, by brute force, is the next best score (ties in any order).
+            for (rank, hit) in hits.iter().enumerate() {
+                let (sha, body) = live
+                    .iter()
+                    .find(|(sha, _)| hit.title == format!("doc {sha}"))
+                    .expect("a hit from this organisation's live documents");
+                let offset: usize = live
+                    .iter()
+                    .take_while(|(s, _)| s != sha)
+                    .map(|(_, b)| b.len())
+                    .sum();
+                assert_eq!(body[hit.ordinal as usize], hit.text);
+                let score = expected[offset + hit.ordinal as usize];
+                assert!(
+                    (score - best[rank]).abs() < 1e-4,
+                    "{query:?} rank {rank}: {score} where the best is {}",
+                    best[rank]
+                );
+            }
+        }
+        // Only this organisation's chunks, and none of the deleted document's.
+        assert!(
+            keyword(&store, other, &["kwell"], &SearchFilter::default())
+                .await
+                .is_empty()
+        );
+        store.delete_document(org, ids[0]).await.unwrap();
+        store.delete_document(org, ids[2]).await.unwrap();
+        assert!(
+            keyword(&store, org, &["zork"], &SearchFilter::default())
+                .await
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+/// A database from before the keyword index gets its chunks indexed when it is migrated.
+#[tokio::test]
+async fn sqlite_chunks_of_an_older_database_are_indexed_for_keywords_on_migration() {
+    use aurora_store::DatabaseConfig;
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("aurora.db").display());
+    let org = two_chunk_database(&url).await;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    for statement in ["DELETE FROM keyword_postings", "DELETE FROM keyword_stats"] {
+        sqlx::Executor::execute(&mut conn, statement).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = SqlStore::connect(&url, &DatabaseConfig::default())
+        .await
+        .unwrap();
+    assert!(
+        keyword(&store, org, &["checkout"], &SearchFilter::default())
+            .await
+            .is_empty()
+    );
+    store.migrate().await.unwrap();
+    assert_eq!(
+        keyword(
+            &store,
+            org,
+            &["restarting", "checkout"],
+            &SearchFilter::default()
+        )
+        .await,
+        ["Restart the checkout pods."]
+    );
     store.close().await;
 }
