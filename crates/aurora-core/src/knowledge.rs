@@ -421,9 +421,10 @@ pub async fn hybrid_search(
     // Each ranking contributes more candidates than are returned, so fusion can promote a
     // chunk that only one of them ranks highly.
     let depth = (k * 4).max(40);
-    let keyword = if terms.is_empty() {
-        Vec::new()
-    } else {
+    let keyword = async {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
         store
             .keyword_search(
                 org,
@@ -433,31 +434,36 @@ pub async fn hybrid_search(
                     filter: &request.filter,
                 },
             )
+            .await
+            .map_err(SearchError::from)
+    };
+    let vector = async {
+        let Some(embedder) = embedder else {
+            return Ok((SearchMode::KeywordOnly, Vec::new()));
+        };
+        let embedding = embedder
+            .embed(std::slice::from_ref(&request.query))
             .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| EmbedError::Model("no vector returned for the query".into()))?;
+        let hits = store
+            .vector_search(
+                org,
+                &VectorQuery {
+                    embedding: &embedding,
+                    model: embedder.model(),
+                    k: depth,
+                    filter: &request.filter,
+                },
+            )
+            .await?;
+        Ok::<_, SearchError>((SearchMode::Hybrid, hits))
     };
-    let (mode, vector) = match embedder {
-        Some(embedder) => {
-            let embedding = embedder
-                .embed(std::slice::from_ref(&request.query))
-                .await?
-                .into_iter()
-                .next()
-                .ok_or_else(|| EmbedError::Model("no vector returned for the query".into()))?;
-            let hits = store
-                .vector_search(
-                    org,
-                    &VectorQuery {
-                        embedding: &embedding,
-                        model: embedder.model(),
-                        k: depth,
-                        filter: &request.filter,
-                    },
-                )
-                .await?;
-            (SearchMode::Hybrid, hits)
-        }
-        None => (SearchMode::KeywordOnly, Vec::new()),
-    };
+    // The two rankings run side by side: the query's embedding and the vector search need not
+    // wait for the keyword search.
+    let (keyword, vector) = futures::join!(keyword, vector);
+    let (keyword, (mode, vector)) = (keyword?, vector?);
     Ok(SearchResults {
         mode,
         hits: fuse(vector, keyword, &terms, k),
