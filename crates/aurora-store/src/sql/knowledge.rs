@@ -3,6 +3,7 @@
 //! in memory (`sign_index`) with sqlite-vec's cosine distance on SQLite, pgvector (HNSW) on
 //! PostgreSQL. Vectors of each dimension get their own table, made on first use.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -51,6 +52,10 @@ const SQLITE_MAX_CANDIDATES: usize = 4096;
 /// Keyword results ranked beyond the k asked for, in case some belong to documents that are
 /// being re-indexed (their chunks are hidden until they are indexed again).
 const KEYWORD_SPARE: usize = 16;
+
+/// Ranked chunk ids looked up by the first query of `hits_by_ids`, and the most by any one.
+const HITS_FIRST_PAGE: usize = 150;
+const HITS_MAX_PAGE: usize = 10_000;
 
 /// Rows of `chunk_signs` per page when loading them into memory.
 const SIGN_LOAD_PAGE: usize = 16_384;
@@ -545,49 +550,54 @@ impl SqlStore {
         }
         let mut hits = Vec::with_capacity(ranked.len().min(k));
         // Vector hits must come from documents embedded by the query's model.
-        let (model_condition, first_id) = match model {
+        let (model_condition, list_param) = match model {
             Some(_) => (" AND d.embedding_model = $2", 3),
             None => ("", 2),
         };
-        for ids in ranked.chunks(150) {
-            let list: Vec<String> = (0..ids.len())
-                .map(|i| format!("${}", i + first_id))
-                .collect();
-            let (conditions, binds) = filter_sql(self.kind(), filter, ids.len() + first_id);
-            let sql = format!(
-                concat!(
-                    "SELECT ",
-                    hit_columns!(),
-                    // CROSS JOIN keeps the chunks looked up by id as the outer loop on
-                    // SQLite, which may otherwise walk every chunk of the organisation's
-                    // documents.
-                    " FROM document_chunks c CROSS JOIN documents d \
-                     WHERE d.id = c.document_id AND c.id IN ({}) AND c.org_id = $1 \
-                     AND d.org_id = $1 AND d.status = 'indexed'{}{}"
-                ),
-                list.join(", "),
-                model_condition,
-                conditions
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string());
+        // The ids travel as one JSON array.
+        let ids_in = match self.kind() {
+            Backend::Sqlite => format!("SELECT value FROM json_each(${list_param})"),
+            Backend::Postgres => {
+                format!("SELECT value::bigint FROM jsonb_array_elements_text(${list_param}::jsonb)")
+            }
+        };
+        let (conditions, binds) = filter_sql(self.kind(), filter, list_param + 1);
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                hit_columns!(),
+                // CROSS JOIN keeps the chunks looked up by id as the outer loop on SQLite,
+                // which may otherwise walk every chunk of the organisation's documents.
+                " FROM document_chunks c CROSS JOIN documents d \
+                 WHERE d.id = c.document_id AND c.id IN ({}) AND c.org_id = $1 \
+                 AND d.org_id = $1 AND d.status = 'indexed'{}{}"
+            ),
+            ids_in, model_condition, conditions
+        );
+        // Pages grow, so a filter that few of the ranked chunks pass costs a few queries.
+        let mut rest = ranked;
+        let mut page = HITS_FIRST_PAGE;
+        while !rest.is_empty() && hits.len() < k {
+            let (ids, after) = rest.split_at(page.min(rest.len()));
+            rest = after;
+            page = (page * 4).min(HITS_MAX_PAGE);
+            let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            let mut query = sqlx::query(AssertSqlSafe(sql.clone())).bind(org.to_string());
             if let Some(model) = model {
                 query = query.bind(model.to_owned());
             }
-            for id in ids {
-                query = query.bind(*id);
-            }
-            for value in binds {
-                query = query.bind(value);
+            query = query.bind(format!("[{}]", list.join(",")));
+            for value in &binds {
+                query = query.bind(value.clone());
             }
             let rows = query.fetch_all(self.pool()).await.map_err(db_error)?;
             let mut found: Vec<ChunkHit> =
                 rows.iter().map(hit_from_row).collect::<Result<_, _>>()?;
             // Back into the ranking's order.
-            found.sort_by_key(|hit| ids.iter().position(|id| *id == hit.chunk_id));
+            let position: HashMap<i64, usize> =
+                ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            found.sort_by_key(|hit| position.get(&hit.chunk_id).copied());
             hits.extend(found);
-            if hits.len() >= k {
-                break;
-            }
         }
         hits.truncate(k);
         Ok(hits)

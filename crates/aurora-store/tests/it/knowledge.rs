@@ -709,6 +709,35 @@ async fn keyword_ranking_is_bm25_of_the_organisations_live_chunks() {
                 );
             }
         }
+        // Filtered to one document, the hits are its best chunks, however far down the whole
+        // ranking they are.
+        let (sha, body) = &live[1];
+        let only: Vec<&str> = body.iter().map(String::as_str).collect();
+        let expected = brute_force_bm25(&all, &["zork"]);
+        let offset = live[0].1.len();
+        let mut best: Vec<f32> = expected[offset..offset + only.len()].to_vec();
+        best.sort_by(|a, b| b.total_cmp(a));
+        let filter = SearchFilter {
+            documents: vec![ids[2]],
+            ..SearchFilter::default()
+        };
+        let hits = store
+            .keyword_search(
+                org,
+                &KeywordQuery {
+                    terms: &["zork".to_owned()],
+                    k: 10,
+                    filter: &filter,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 10);
+        for (rank, hit) in hits.iter().enumerate() {
+            assert_eq!(hit.title, format!("doc {sha}"));
+            let score = expected[offset + hit.ordinal as usize];
+            assert!((score - best[rank]).abs() < 1e-4, "filtered rank {rank}");
+        }
         // Only this organisation's chunks, and none of the deleted document's.
         assert!(
             keyword(&store, other, &["kwell"], &SearchFilter::default())
