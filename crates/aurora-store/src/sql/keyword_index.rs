@@ -498,7 +498,7 @@ pub(crate) async fn search(
     let org_placeholder = p.next();
     let list: Vec<String> = terms.iter().map(|_| p.next()).collect();
     let sql = format!(
-        "SELECT term, postings, data FROM keyword_postings \
+        "SELECT term, data FROM keyword_postings \
          WHERE org_id = {org_placeholder} AND term IN ({}) ORDER BY term, first_chunk",
         list.join(", ")
     );
