@@ -85,9 +85,19 @@ impl Browser {
             .unwrap_or_else(|err| panic!("no element {css}: {err}"))
     }
 
-    /// Waits for an element and returns its text.
+    /// Waits for an element and returns its text (found again if a live page swapped it, as
+    /// [`Browser::click`] does).
     pub async fn text_of(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("element text")
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(err) if Instant::now() < deadline && is_stale(&err) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => panic!("cannot read the text of {css}: {err}"),
+            }
+        }
     }
 
     /// Replaces the content of a form field.
@@ -97,12 +107,20 @@ impl Browser {
         field.send_keys(value).await.expect("type into field");
     }
 
+    /// Clicks the element `css` finds. Live pages swap their parts when events arrive (a list
+    /// re-renders on `resync`), so an element found just before a swap is stale by the click:
+    /// then it is found again, for up to 10 seconds.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|err| panic!("cannot click {css}: {err}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.find(css).await.click().await {
+                Ok(_) => return,
+                Err(err) if Instant::now() < deadline && is_stale(&err) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => panic!("cannot click {css}: {err}"),
+            }
+        }
     }
 
     /// Waits until the current path is `path`.
@@ -145,4 +163,13 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// Whether a WebDriver command failed because its element was replaced in the page.
+fn is_stale(err: &fantoccini::error::CmdError) -> bool {
+    matches!(
+        err,
+        fantoccini::error::CmdError::Standard(e)
+            if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+    )
 }
