@@ -85,19 +85,10 @@ impl Browser {
             .unwrap_or_else(|err| panic!("no element {css}: {err}"))
     }
 
-    /// Waits for an element and returns its text (found again if a live page swapped it, as
-    /// [`Browser::click`] does).
+    /// Waits for an element and returns its text.
     pub async fn text_of(&self, css: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.find(css).await.text().await {
-                Ok(text) => return text,
-                Err(err) if Instant::now() < deadline && is_stale(&err) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(err) => panic!("cannot read the text of {css}: {err}"),
-            }
-        }
+        self.on_fresh(css, "read the text of", |e| async move { e.text().await })
+            .await
     }
 
     /// Replaces the content of a form field.
@@ -107,18 +98,28 @@ impl Browser {
         field.send_keys(value).await.expect("type into field");
     }
 
-    /// Clicks the element `css` finds. Live pages swap their parts when events arrive (a list
-    /// re-renders on `resync`), so an element found just before a swap is stale by the click:
-    /// then it is found again, for up to 10 seconds.
     pub async fn click(&self, css: &str) {
+        self.on_fresh(css, "click", |e| async move { e.click().await.map(drop) })
+            .await;
+    }
+
+    /// Runs `command` on the element `css` finds. Live pages swap their parts when events
+    /// arrive (a list re-renders on `resync`), so an element found just before a swap is stale
+    /// by the command: then it is found again, for up to 10 seconds. Other errors panic, saying
+    /// what could not be done (`doing`).
+    async fn on_fresh<T, F, Fut>(&self, css: &str, doing: &str, command: F) -> T
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+    {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match self.find(css).await.click().await {
-                Ok(_) => return,
+            match command(self.find(css).await).await {
+                Ok(value) => return value,
                 Err(err) if Instant::now() < deadline && is_stale(&err) => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                Err(err) => panic!("cannot click {css}: {err}"),
+                Err(err) => panic!("cannot {doing} {css}: {err}"),
             }
         }
     }
