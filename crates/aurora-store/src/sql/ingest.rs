@@ -27,7 +27,6 @@
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use aurora_core::StoreError;
 use aurora_core::alert::{Alert, AlertStatus, Severity};
@@ -66,7 +65,9 @@ pub(super) struct Unit {
     pub rules: IngestRules,
 }
 
-type Reply = oneshot::Sender<Result<IngestOutcome, StoreError>>;
+/// A delivery's outcome, and the delivery itself: it goes back to be freed on the thread that
+/// allocated it (see [`commit_batch`]).
+type Reply = oneshot::Sender<(Result<IngestOutcome, StoreError>, Unit)>;
 
 /// The queue in front of the ingest writer task.
 #[derive(Debug)]
@@ -118,7 +119,8 @@ impl IngestQueue {
             .send((unit, reply))
             .await
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let (outcome, _unit) = answer.await.map_err(|_| stopped())?;
+        outcome
     }
 }
 
@@ -147,32 +149,30 @@ async fn drain(writer: AnyPool, mut receiver: mpsc::Receiver<(Unit, Reply)>, bac
     }
 }
 
+/// Applies a batch and answers each delivery. The deliveries are sent back with their outcomes:
+/// freeing memory on a thread other than the one that allocated it is several times dearer than
+/// a local free, and with 1-alert deliveries it was a sixth of the request threads' time.
 async fn commit_batch(writer: &AnyPool, batch: Vec<(Unit, Reply)>, backend: Backend) {
     let (units, replies): (Vec<Unit>, Vec<Reply>) = batch.into_iter().unzip();
-    let units = Arc::new(units);
-    match apply(writer, &units, backend).await {
-        Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
-            }
-        }
-        Err(err) if replies.len() == 1 => {
-            if let Some(reply) = replies.into_iter().next() {
-                let _ = reply.send(Err(err));
-            }
-        }
+    let outcomes = match apply(writer, &units, backend).await {
+        Ok(outcomes) => outcomes,
+        Err(err) if units.len() == 1 => vec![Err(err)],
         Err(err) => {
             tracing::warn!(error = %err, deliveries = units.len(), "batched ingest failed; applying each delivery alone");
-            for (i, reply) in replies.into_iter().enumerate() {
-                let outcome = match apply(writer, &units[i..=i], backend).await {
+            let mut outcomes = Vec::with_capacity(units.len());
+            for i in 0..units.len() {
+                outcomes.push(match apply(writer, &units[i..=i], backend).await {
                     Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
                         Err(StoreError::Backend("ingest produced no outcome".into()))
                     }),
                     Err(err) => Err(err),
-                };
-                let _ = reply.send(outcome);
+                });
             }
+            outcomes
         }
+    };
+    for ((reply, unit), outcome) in replies.into_iter().zip(units).zip(outcomes) {
+        let _ = reply.send((outcome, unit));
     }
 }
 
