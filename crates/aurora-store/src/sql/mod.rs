@@ -150,7 +150,9 @@ impl SqlStore {
                             // next (no other connection writes). SQLite's default of 2 MiB
                             // holds little more than the indexes' upper levels once alerts
                             // number in the millions: the writer then reads most index leaves
-                            // it updates back from the OS, a system call and a copy each.
+                            // it updates back from the OS, a system call and a copy each. Much
+                            // larger costs as much as it saves: SQLite walks the cache to trim
+                            // it at the end of every transaction.
                             conn.execute(sqlx::AssertSqlSafe(format!(
                                 "PRAGMA cache_size = -{}",
                                 WRITER_CACHE_KIB
