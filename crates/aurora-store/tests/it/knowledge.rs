@@ -484,6 +484,19 @@ async fn sqlite_vector_search_sees_writes_of_another_store_on_the_same_file() {
 
 /// Makes a SQLite database at `url` with one organisation and a document of two chunks (one
 /// about failing over payments, one about restarting checkout pods); returns the organisation.
+/// Runs `statements` on the SQLite database at `url` over a connection of its own, as an older
+/// version of the schema would have left it.
+async fn execute_outside_the_store(url: &str, statements: &[&'static str]) {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    for statement in statements {
+        sqlx::Executor::execute(&mut conn, *statement)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+}
+
 async fn two_chunk_database(url: &str) -> OrgId {
     use aurora_store::DatabaseConfig;
 
@@ -524,16 +537,16 @@ async fn sqlite_sign_bits_of_an_older_database_are_converted() {
     let org = two_chunk_database(&url).await;
 
     // Make it look like the older layout: bits in vec0, none in chunk_signs, no counters.
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    for statement in [
-        "DELETE FROM chunk_signs",
-        "DELETE FROM vector_index_versions",
-        "CREATE VIRTUAL TABLE chunk_vectors_8_bits USING vec0 (chunk_id INTEGER PRIMARY KEY, \
-         org_id TEXT PARTITION KEY, embedding bit[8])",
-    ] {
-        sqlx::Executor::execute(&mut conn, statement).await.unwrap();
-    }
-    conn.close().await.unwrap();
+    execute_outside_the_store(
+        &url,
+        &[
+            "DELETE FROM chunk_signs",
+            "DELETE FROM vector_index_versions",
+            "CREATE VIRTUAL TABLE chunk_vectors_8_bits USING vec0 (chunk_id INTEGER PRIMARY KEY, \
+             org_id TEXT PARTITION KEY, embedding bit[8])",
+        ],
+    )
+    .await;
 
     let store = SqlStore::connect(&url, &DatabaseConfig::default())
         .await
@@ -759,16 +772,15 @@ async fn keyword_ranking_is_bm25_of_the_organisations_live_chunks() {
 #[tokio::test]
 async fn sqlite_chunks_of_an_older_database_are_indexed_for_keywords_on_migration() {
     use aurora_store::DatabaseConfig;
-    use sqlx::Connection;
 
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("aurora.db").display());
     let org = two_chunk_database(&url).await;
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    for statement in ["DELETE FROM keyword_postings", "DELETE FROM keyword_stats"] {
-        sqlx::Executor::execute(&mut conn, statement).await.unwrap();
-    }
-    conn.close().await.unwrap();
+    execute_outside_the_store(
+        &url,
+        &["DELETE FROM keyword_postings", "DELETE FROM keyword_stats"],
+    )
+    .await;
 
     let store = SqlStore::connect(&url, &DatabaseConfig::default())
         .await
